@@ -1,0 +1,222 @@
+/*
+ * anykern hypercall interface: everything a platform provides to the kernel.
+ *
+ * The kernel (rumpkern/ and components/) calls nothing outside this header
+ * except the compiler's memcpy/memmove/memset/memcmp.  A platform (posix,
+ * kvm, ...) implements every call of each group it supports.
+ *
+ * Conventions
+ *  - All calls are C ABI, prefixed akhyp_.
+ *  - Errors are Linux errno values returned as positive ints (0 = success).
+ *  - "May block" means the call may put the calling thread to sleep; such
+ *    calls must not be made from an interrupt upcall (kvm/baremetal).
+ *  - Every call may be made from any thread the platform created or that
+ *    entered the kernel through a client, unless its comment says otherwise.
+ *
+ * Versioning
+ *  AK_HYPERCALL_VERSION = (MAJOR << 16) | MINOR.  The kernel passes the
+ *  version it was built against to akhyp_init().  A platform accepts a
+ *  kernel whose MAJOR equals its own and whose MINOR is not greater than its
+ *  own.  Adding a call or a group bumps MINOR; changing or removing one
+ *  bumps MAJOR.  Groups are listed in AKHYP_GROUP_* bits; a kernel asks
+ *  akhyp_groups() before using a non-core group.
+ *
+ *  1.0  core group
+ */
+#ifndef ANYKERN_HYPERCALL_H
+#define ANYKERN_HYPERCALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AK_HYPERCALL_VERSION_MAJOR 1
+#define AK_HYPERCALL_VERSION_MINOR 0
+#define AK_HYPERCALL_VERSION \
+    ((AK_HYPERCALL_VERSION_MAJOR << 16) | AK_HYPERCALL_VERSION_MINOR)
+
+#if defined(__GNUC__)
+#define AKHYP_NORETURN __attribute__((noreturn))
+#else
+#define AKHYP_NORETURN
+#endif
+
+/* Groups a platform may provide (bit mask returned by akhyp_groups()). */
+#define AKHYP_GROUP_CORE 0x1u  /* always present */
+#define AKHYP_GROUP_BLOCK 0x2u /* block I/O (arrives with the block layer) */
+#define AKHYP_GROUP_NET 0x4u   /* network interfaces (arrives with net) */
+#define AKHYP_GROUP_BUS 0x8u   /* PCI/MMIO/DMA/interrupts (kvm, baremetal) */
+
+/* ------------------------------------------------------------------------
+ * Core group: init and parameters
+ * ---------------------------------------------------------------------- */
+
+/*
+ * Upcalls: functions the kernel gives the platform at init.  The platform
+ * calls them; they never block for long and never fail.
+ */
+struct akhyp_upcalls {
+    /* A thread that had a current-lwp pointer set (akhyp_curlwp_set) is
+     * exiting without having cleared it.  Called on that thread, before it
+     * is gone; the kernel releases its per-thread state.  May be NULL. */
+    void (*thread_exit)(void *lwp);
+};
+
+/*
+ * akhyp_init: first call the kernel makes, once.  Checks the version (see
+ * above) and records the upcalls (the pointer stays valid for the life of
+ * the kernel).  Returns 0, or EINVAL for an incompatible version.
+ * Does not block.
+ */
+int akhyp_init(uint32_t version, const struct akhyp_upcalls *upcalls);
+
+/* akhyp_groups: bit mask of AKHYP_GROUP_* this platform implements. */
+uint32_t akhyp_groups(void);
+
+/*
+ * akhyp_getparam: the value of a configuration parameter as a NUL-terminated
+ * string in buf (at most buflen bytes including the NUL).
+ * Returns 0, ENOENT when the parameter is not set (the kernel uses its
+ * default), or ENAMETOOLONG when buflen is too small.  Does not block.
+ */
+int akhyp_getparam(const char *name, char *buf, size_t buflen);
+
+/* Parameter names the kernel asks for. */
+#define AKHYP_PARAM_NCPU "ncpu"         /* decimal number of virtual CPUs */
+#define AKHYP_PARAM_MEMLIMIT "memlimit" /* bytes, with optional k/m/g suffix */
+#define AKHYP_PARAM_HOSTNAME "hostname" /* uname nodename */
+#define AKHYP_PARAM_VERBOSE "verbose"   /* kernel log level 0..3 */
+
+/* ------------------------------------------------------------------------
+ * Core group: memory
+ * ---------------------------------------------------------------------- */
+
+/*
+ * akhyp_malloc: allocate size bytes aligned to alignment (a power of two,
+ * at most the page size; 0 means 16).  Stores the address in *ret.
+ * Returns 0 or ENOMEM.  Never returns memory that is not writable.  The
+ * memory is not zeroed.  May block (briefly).
+ */
+int akhyp_malloc(size_t size, size_t alignment, void **ret);
+
+/* akhyp_free: release memory from akhyp_malloc; size is the size that was
+ * asked for.  ptr may be NULL.  Does not block. */
+void akhyp_free(void *ptr, size_t size);
+
+/* ------------------------------------------------------------------------
+ * Core group: threads
+ * ---------------------------------------------------------------------- */
+
+/*
+ * akhyp_thread_create: start a thread running fn(arg).  name is for
+ * debugging (copied).  stacksize 0 selects the platform default.  If
+ * joinable, *cookie receives a handle for akhyp_thread_join(); otherwise
+ * cookie may be NULL.  Returns 0, EAGAIN or ENOMEM.  May block.
+ */
+int akhyp_thread_create(void (*fn)(void *), void *arg, const char *name,
+                        int joinable, size_t stacksize, void **cookie);
+
+/* akhyp_thread_exit: end the calling thread (one made by
+ * akhyp_thread_create).  Returning from fn is equivalent. */
+AKHYP_NORETURN void akhyp_thread_exit(void);
+
+/* akhyp_thread_join: wait for a joinable thread to end and release it.
+ * Returns 0 or EINVAL.  Blocks. */
+int akhyp_thread_join(void *cookie);
+
+/* akhyp_thread_yield: give up the CPU to other runnable threads. */
+void akhyp_thread_yield(void);
+
+/*
+ * Current-lwp pointer: one opaque pointer per thread, owned by the kernel,
+ * NULL for a thread that never set it.  Must be fast: the kernel reads it on
+ * every system call.  Does not block.
+ */
+void akhyp_curlwp_set(void *lwp);
+void *akhyp_curlwp_get(void);
+
+/* ------------------------------------------------------------------------
+ * Core group: locks and condition variables
+ *
+ * The kernel provides the storage (these structs, 8-byte aligned, never
+ * copied or moved after init); the platform keeps its own lock in it, so
+ * init cannot fail.  Enter/exit pairs happen on the same thread.  A mutex is
+ * not recursive.  Destroying an object that is held or waited on is a bug.
+ * ---------------------------------------------------------------------- */
+#define AKHYP_LOCK_STORAGE 64
+struct akhyp_mutex {
+    uint64_t opaque[AKHYP_LOCK_STORAGE / 8];
+};
+struct akhyp_rwlock {
+    uint64_t opaque[AKHYP_LOCK_STORAGE / 8];
+};
+struct akhyp_cond {
+    uint64_t opaque[AKHYP_LOCK_STORAGE / 8];
+};
+
+void akhyp_mutex_init(struct akhyp_mutex *mtx);
+void akhyp_mutex_destroy(struct akhyp_mutex *mtx);
+void akhyp_mutex_enter(struct akhyp_mutex *mtx);   /* may block */
+int akhyp_mutex_tryenter(struct akhyp_mutex *mtx); /* 0 or EBUSY */
+void akhyp_mutex_exit(struct akhyp_mutex *mtx);
+
+#define AKHYP_RW_READER 0
+#define AKHYP_RW_WRITER 1
+void akhyp_rw_init(struct akhyp_rwlock *rw);
+void akhyp_rw_destroy(struct akhyp_rwlock *rw);
+void akhyp_rw_enter(struct akhyp_rwlock *rw, int mode);   /* may block */
+int akhyp_rw_tryenter(struct akhyp_rwlock *rw, int mode); /* 0 or EBUSY */
+void akhyp_rw_exit(struct akhyp_rwlock *rw);
+
+void akhyp_cond_init(struct akhyp_cond *cv);
+void akhyp_cond_destroy(struct akhyp_cond *cv);
+/* Atomically release mtx and sleep; mtx is held again on return.  Spurious
+ * wakeups are allowed.  Blocks. */
+void akhyp_cond_wait(struct akhyp_cond *cv, struct akhyp_mutex *mtx);
+/* As above, until the monotonic clock reaches deadline_ns.  Returns 0 when
+ * woken (or spuriously) and ETIMEDOUT after the deadline.  Blocks. */
+int akhyp_cond_timedwait(struct akhyp_cond *cv, struct akhyp_mutex *mtx,
+                         int64_t deadline_ns);
+void akhyp_cond_signal(struct akhyp_cond *cv);
+void akhyp_cond_broadcast(struct akhyp_cond *cv);
+
+/* ------------------------------------------------------------------------
+ * Core group: clocks
+ * ---------------------------------------------------------------------- */
+#define AKHYP_CLOCK_MONOTONIC 0 /* ns since an arbitrary start, never jumps */
+#define AKHYP_CLOCK_REALTIME 1  /* ns since 1970-01-01 UTC */
+
+/* akhyp_clock_now: current time of the clock in nanoseconds.  Does not
+ * block.  Unknown clocks return the monotonic clock. */
+int64_t akhyp_clock_now(int clock);
+
+/* akhyp_clock_sleep: sleep until the monotonic clock reaches deadline_ns
+ * (returns at once if it has passed).  Blocks. */
+void akhyp_clock_sleep(int64_t deadline_ns);
+
+/* ------------------------------------------------------------------------
+ * Core group: console, randomness, exit
+ * ---------------------------------------------------------------------- */
+
+/* akhyp_console_write: write len bytes to the platform console (stderr on
+ * posix, the serial port on kvm).  Never fails; may block briefly. */
+void akhyp_console_write(const char *buf, size_t len);
+
+/* akhyp_getrandom: fill buf with len bytes from a cryptographically secure
+ * source.  Returns 0 or EIO.  May block until the source is seeded. */
+int akhyp_getrandom(void *buf, size_t len);
+
+/* akhyp_exit: end the whole kernel instance (the process on posix, the
+ * guest on kvm) with status; AKHYP_EXIT_PANIC asks for a core dump or a
+ * debugger stop where the platform can.  Never returns. */
+#define AKHYP_EXIT_PANIC (-1)
+AKHYP_NORETURN void akhyp_exit(int status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ANYKERN_HYPERCALL_H */

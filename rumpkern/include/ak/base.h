@@ -1,0 +1,68 @@
+// Basic types and macros for kernel-side code.  Only compiler-provided,
+// freestanding headers are used here.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <type_traits>
+#include <utility>
+
+#define AK_EXPORT __attribute__((visibility("default")))
+#define AK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define AK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define AK_NOINLINE __attribute__((noinline))
+#define AK_PACKED __attribute__((packed))
+#define AK_SECTION(s) __attribute__((section(s)))
+
+#if defined(__clang__)
+#define AK_CAPABILITY(x) __attribute__((capability(x)))
+#define AK_SCOPED_CAPABILITY __attribute__((scoped_lockable))
+#define AK_GUARDED_BY(x) __attribute__((guarded_by(x)))
+#define AK_ACQUIRE(...) __attribute__((acquire_capability(__VA_ARGS__)))
+#define AK_ACQUIRE_SHARED(...) __attribute__((acquire_shared_capability(__VA_ARGS__)))
+#define AK_RELEASE(...) __attribute__((release_capability(__VA_ARGS__)))
+#define AK_RELEASE_GENERIC(...) __attribute__((release_generic_capability(__VA_ARGS__)))
+#define AK_TRY_ACQUIRE(...) __attribute__((try_acquire_capability(__VA_ARGS__)))
+#define AK_REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))
+#define AK_NO_THREAD_SAFETY_ANALYSIS __attribute__((no_thread_safety_analysis))
+#else
+#define AK_CAPABILITY(x)
+#define AK_SCOPED_CAPABILITY
+#define AK_GUARDED_BY(x)
+#define AK_ACQUIRE(...)
+#define AK_ACQUIRE_SHARED(...)
+#define AK_RELEASE(...)
+#define AK_RELEASE_GENERIC(...)
+#define AK_TRY_ACQUIRE(...)
+#define AK_REQUIRES(...)
+#define AK_NO_THREAD_SAFETY_ANALYSIS
+#endif
+
+namespace ak {
+
+using std::forward;
+using std::move;
+
+template <typename T> constexpr const T& min(const T& a, const T& b) { return b < a ? b : a; }
+template <typename T> constexpr const T& max(const T& a, const T& b) { return a < b ? b : a; }
+
+constexpr size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+
+// Kernel panic: prints the message and stops the kernel instance.
+[[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+class NonCopyable {
+public:
+    NonCopyable() = default;
+    NonCopyable(const NonCopyable&) = delete;
+    NonCopyable& operator=(const NonCopyable&) = delete;
+};
+
+} // namespace ak
+
+// Invariant checks on kernel state (never on untrusted input).
+#define AK_ASSERT(cond)                                                                  \
+    do {                                                                                 \
+        if (AK_UNLIKELY(!(cond)))                                                        \
+            ::ak::panic("assertion failed: %s at %s:%d", #cond, __FILE__, __LINE__);     \
+    } while (0)
