@@ -1,246 +1,252 @@
-// Linux x86-64 errno values: the kernel's system-call ABI.  Each is defined
-// only when not already defined, so hosted tests that also include the host
-// <errno.h> (which on Linux has the same values) compile; a test checks that
-// the values agree.
+// Linux x86-64 errno values: the kernel's system-call ABI.
+//
+// In kernel code each name is a constant of type ak::Errno (an unscoped
+// enum: it converts to int, but overload resolution tells it from a number),
+// so `return ENOENT;` from a function returning Result<long> is an error and
+// never the value 2.  Each is defined only when not already defined, so a
+// hosted test that also includes the host <errno.h> (same values on Linux;
+// a test checks) still compiles.
 #pragma once
 
-#define AK_DEFINE_ERRNO(name, value)
+namespace ak {
+enum Errno : int {};
+}
 #ifndef EPERM
-#define EPERM 1
+#define EPERM ((::ak::Errno)1)
 #endif
 #ifndef ENOENT
-#define ENOENT 2
+#define ENOENT ((::ak::Errno)2)
 #endif
 #ifndef ESRCH
-#define ESRCH 3
+#define ESRCH ((::ak::Errno)3)
 #endif
 #ifndef EINTR
-#define EINTR 4
+#define EINTR ((::ak::Errno)4)
 #endif
 #ifndef EIO
-#define EIO 5
+#define EIO ((::ak::Errno)5)
 #endif
 #ifndef ENXIO
-#define ENXIO 6
+#define ENXIO ((::ak::Errno)6)
 #endif
 #ifndef E2BIG
-#define E2BIG 7
+#define E2BIG ((::ak::Errno)7)
 #endif
 #ifndef ENOEXEC
-#define ENOEXEC 8
+#define ENOEXEC ((::ak::Errno)8)
 #endif
 #ifndef EBADF
-#define EBADF 9
+#define EBADF ((::ak::Errno)9)
 #endif
 #ifndef ECHILD
-#define ECHILD 10
+#define ECHILD ((::ak::Errno)10)
 #endif
 #ifndef EAGAIN
-#define EAGAIN 11
+#define EAGAIN ((::ak::Errno)11)
 #endif
 #ifndef ENOMEM
-#define ENOMEM 12
+#define ENOMEM ((::ak::Errno)12)
 #endif
 #ifndef EACCES
-#define EACCES 13
+#define EACCES ((::ak::Errno)13)
 #endif
 #ifndef EFAULT
-#define EFAULT 14
+#define EFAULT ((::ak::Errno)14)
 #endif
 #ifndef ENOTBLK
-#define ENOTBLK 15
+#define ENOTBLK ((::ak::Errno)15)
 #endif
 #ifndef EBUSY
-#define EBUSY 16
+#define EBUSY ((::ak::Errno)16)
 #endif
 #ifndef EEXIST
-#define EEXIST 17
+#define EEXIST ((::ak::Errno)17)
 #endif
 #ifndef EXDEV
-#define EXDEV 18
+#define EXDEV ((::ak::Errno)18)
 #endif
 #ifndef ENODEV
-#define ENODEV 19
+#define ENODEV ((::ak::Errno)19)
 #endif
 #ifndef ENOTDIR
-#define ENOTDIR 20
+#define ENOTDIR ((::ak::Errno)20)
 #endif
 #ifndef EISDIR
-#define EISDIR 21
+#define EISDIR ((::ak::Errno)21)
 #endif
 #ifndef EINVAL
-#define EINVAL 22
+#define EINVAL ((::ak::Errno)22)
 #endif
 #ifndef ENFILE
-#define ENFILE 23
+#define ENFILE ((::ak::Errno)23)
 #endif
 #ifndef EMFILE
-#define EMFILE 24
+#define EMFILE ((::ak::Errno)24)
 #endif
 #ifndef ENOTTY
-#define ENOTTY 25
+#define ENOTTY ((::ak::Errno)25)
 #endif
 #ifndef ETXTBSY
-#define ETXTBSY 26
+#define ETXTBSY ((::ak::Errno)26)
 #endif
 #ifndef EFBIG
-#define EFBIG 27
+#define EFBIG ((::ak::Errno)27)
 #endif
 #ifndef ENOSPC
-#define ENOSPC 28
+#define ENOSPC ((::ak::Errno)28)
 #endif
 #ifndef ESPIPE
-#define ESPIPE 29
+#define ESPIPE ((::ak::Errno)29)
 #endif
 #ifndef EROFS
-#define EROFS 30
+#define EROFS ((::ak::Errno)30)
 #endif
 #ifndef EMLINK
-#define EMLINK 31
+#define EMLINK ((::ak::Errno)31)
 #endif
 #ifndef EPIPE
-#define EPIPE 32
+#define EPIPE ((::ak::Errno)32)
 #endif
 #ifndef EDOM
-#define EDOM 33
+#define EDOM ((::ak::Errno)33)
 #endif
 #ifndef ERANGE
-#define ERANGE 34
+#define ERANGE ((::ak::Errno)34)
 #endif
 #ifndef EDEADLK
-#define EDEADLK 35
+#define EDEADLK ((::ak::Errno)35)
 #endif
 #ifndef ENAMETOOLONG
-#define ENAMETOOLONG 36
+#define ENAMETOOLONG ((::ak::Errno)36)
 #endif
 #ifndef ENOLCK
-#define ENOLCK 37
+#define ENOLCK ((::ak::Errno)37)
 #endif
 #ifndef ENOSYS
-#define ENOSYS 38
+#define ENOSYS ((::ak::Errno)38)
 #endif
 #ifndef ENOTEMPTY
-#define ENOTEMPTY 39
+#define ENOTEMPTY ((::ak::Errno)39)
 #endif
 #ifndef ELOOP
-#define ELOOP 40
+#define ELOOP ((::ak::Errno)40)
 #endif
 #ifndef ENOMSG
-#define ENOMSG 42
+#define ENOMSG ((::ak::Errno)42)
 #endif
 #ifndef ENODATA
-#define ENODATA 61
+#define ENODATA ((::ak::Errno)61)
 #endif
 #ifndef ETIME
-#define ETIME 62
+#define ETIME ((::ak::Errno)62)
 #endif
 #ifndef EPROTO
-#define EPROTO 71
+#define EPROTO ((::ak::Errno)71)
 #endif
 #ifndef EBADMSG
-#define EBADMSG 74
+#define EBADMSG ((::ak::Errno)74)
 #endif
 #ifndef EOVERFLOW
-#define EOVERFLOW 75
+#define EOVERFLOW ((::ak::Errno)75)
 #endif
 #ifndef EILSEQ
-#define EILSEQ 84
+#define EILSEQ ((::ak::Errno)84)
 #endif
 #ifndef EUSERS
-#define EUSERS 87
+#define EUSERS ((::ak::Errno)87)
 #endif
 #ifndef ENOTSOCK
-#define ENOTSOCK 88
+#define ENOTSOCK ((::ak::Errno)88)
 #endif
 #ifndef EDESTADDRREQ
-#define EDESTADDRREQ 89
+#define EDESTADDRREQ ((::ak::Errno)89)
 #endif
 #ifndef EMSGSIZE
-#define EMSGSIZE 90
+#define EMSGSIZE ((::ak::Errno)90)
 #endif
 #ifndef EPROTOTYPE
-#define EPROTOTYPE 91
+#define EPROTOTYPE ((::ak::Errno)91)
 #endif
 #ifndef ENOPROTOOPT
-#define ENOPROTOOPT 92
+#define ENOPROTOOPT ((::ak::Errno)92)
 #endif
 #ifndef EPROTONOSUPPORT
-#define EPROTONOSUPPORT 93
+#define EPROTONOSUPPORT ((::ak::Errno)93)
 #endif
 #ifndef ESOCKTNOSUPPORT
-#define ESOCKTNOSUPPORT 94
+#define ESOCKTNOSUPPORT ((::ak::Errno)94)
 #endif
 #ifndef EOPNOTSUPP
-#define EOPNOTSUPP 95
+#define EOPNOTSUPP ((::ak::Errno)95)
 #endif
 #ifndef EPFNOSUPPORT
-#define EPFNOSUPPORT 96
+#define EPFNOSUPPORT ((::ak::Errno)96)
 #endif
 #ifndef EAFNOSUPPORT
-#define EAFNOSUPPORT 97
+#define EAFNOSUPPORT ((::ak::Errno)97)
 #endif
 #ifndef EADDRINUSE
-#define EADDRINUSE 98
+#define EADDRINUSE ((::ak::Errno)98)
 #endif
 #ifndef EADDRNOTAVAIL
-#define EADDRNOTAVAIL 99
+#define EADDRNOTAVAIL ((::ak::Errno)99)
 #endif
 #ifndef ENETDOWN
-#define ENETDOWN 100
+#define ENETDOWN ((::ak::Errno)100)
 #endif
 #ifndef ENETUNREACH
-#define ENETUNREACH 101
+#define ENETUNREACH ((::ak::Errno)101)
 #endif
 #ifndef ENETRESET
-#define ENETRESET 102
+#define ENETRESET ((::ak::Errno)102)
 #endif
 #ifndef ECONNABORTED
-#define ECONNABORTED 103
+#define ECONNABORTED ((::ak::Errno)103)
 #endif
 #ifndef ECONNRESET
-#define ECONNRESET 104
+#define ECONNRESET ((::ak::Errno)104)
 #endif
 #ifndef ENOBUFS
-#define ENOBUFS 105
+#define ENOBUFS ((::ak::Errno)105)
 #endif
 #ifndef EISCONN
-#define EISCONN 106
+#define EISCONN ((::ak::Errno)106)
 #endif
 #ifndef ENOTCONN
-#define ENOTCONN 107
+#define ENOTCONN ((::ak::Errno)107)
 #endif
 #ifndef ESHUTDOWN
-#define ESHUTDOWN 108
+#define ESHUTDOWN ((::ak::Errno)108)
 #endif
 #ifndef ETIMEDOUT
-#define ETIMEDOUT 110
+#define ETIMEDOUT ((::ak::Errno)110)
 #endif
 #ifndef ECONNREFUSED
-#define ECONNREFUSED 111
+#define ECONNREFUSED ((::ak::Errno)111)
 #endif
 #ifndef EHOSTDOWN
-#define EHOSTDOWN 112
+#define EHOSTDOWN ((::ak::Errno)112)
 #endif
 #ifndef EHOSTUNREACH
-#define EHOSTUNREACH 113
+#define EHOSTUNREACH ((::ak::Errno)113)
 #endif
 #ifndef EALREADY
-#define EALREADY 114
+#define EALREADY ((::ak::Errno)114)
 #endif
 #ifndef EINPROGRESS
-#define EINPROGRESS 115
+#define EINPROGRESS ((::ak::Errno)115)
 #endif
 #ifndef ESTALE
-#define ESTALE 116
+#define ESTALE ((::ak::Errno)116)
 #endif
 #ifndef EUCLEAN
-#define EUCLEAN 117
+#define EUCLEAN ((::ak::Errno)117)
 #endif
 #ifndef EDQUOT
-#define EDQUOT 122
+#define EDQUOT ((::ak::Errno)122)
 #endif
 #ifndef ECANCELED
-#define ECANCELED 125
+#define ECANCELED ((::ak::Errno)125)
 #endif
 #ifndef EWOULDBLOCK
 #define EWOULDBLOCK EAGAIN
@@ -248,4 +254,3 @@
 #ifndef ENOTSUP
 #define ENOTSUP EOPNOTSUPP
 #endif
-#undef AK_DEFINE_ERRNO

@@ -79,6 +79,7 @@ public:
 private:
     friend Result<RefPtr<Proc>> proc_create(Proc* parent, unsigned flags);
     friend void proc_exit(Proc& p);
+    friend Result<void> proc_start_init();
     int m_pid;
     Atomic<int> m_ppid;
     Atomic<uint32_t> m_umask{022};
@@ -97,6 +98,7 @@ constexpr unsigned k_proc_copy_fds = 1; // fork: copy the parent's descriptors
 // inherited; descriptors only with k_proc_copy_fds).  parent may be null
 // for a fresh process of the kernel's init (pid 1).
 Result<RefPtr<Proc>> proc_create(Proc* parent, unsigned flags);
+Result<void> proc_start_init();
 // Close the process's descriptors and remove it from the process table.
 void proc_exit(Proc& p);
 RefPtr<Proc> proc_find(int pid);

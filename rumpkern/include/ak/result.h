@@ -7,8 +7,8 @@
 
 namespace ak {
 
-// An errno value.  Constructing Result from an int makes an error, so
-// `return ENOENT;` works in any function returning Result<T>.
+// An errno value held in a variable: `return Error{e};`.  The named
+// constants (ENOENT...) have their own type, so `return ENOENT;` works.
 struct Error {
     int code;
 };
@@ -17,11 +17,11 @@ template <typename T> class [[nodiscard]] Result {
 public:
     Result(const T& v) : m_ok(true) { new (&m_value) T(v); }
     Result(T&& v) : m_ok(true) { new (&m_value) T(move(v)); }
-    Result(Error e) : m_ok(false), m_error(e.code) {}
-    Result(int error) : m_ok(false), m_error(error) {}
+    Result(Error e) : m_ok(false), m_error(e.code) { AK_ASSERT(e.code > 0); }
+    Result(Errno e) : m_ok(false), m_error(e) {}
     template <typename U>
-        requires(std::is_convertible_v<U, T> && !std::is_same_v<std::decay_t<U>, int> &&
-                 !std::is_same_v<std::decay_t<U>, T>)
+        requires(std::is_convertible_v<U, T> && !std::is_same_v<std::decay_t<U>, Errno> &&
+                 !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, T>)
     Result(U&& v) : m_ok(true) {
         new (&m_value) T(forward<U>(v));
     }
@@ -33,6 +33,13 @@ public:
     }
     Result(const Result&) = delete;
     Result& operator=(const Result&) = delete;
+    Result& operator=(Result&& o) {
+        if (this != &o) {
+            this->~Result();
+            new (this) Result(move(o));
+        }
+        return *this;
+    }
     ~Result() {
         if (m_ok)
             m_value.~T();
@@ -66,6 +73,8 @@ template <> class [[nodiscard]] Result<void> {
 public:
     Result() : m_error(0) {}
     Result(Error e) : m_error(e.code) {}
+    Result(Errno e) : m_error(e) {}
+    // 0 is success; anything else an errno (hypercall return values).
     Result(int error) : m_error(error) {}
     bool is_error() const { return m_error != 0; }
     bool ok() const { return m_error == 0; }

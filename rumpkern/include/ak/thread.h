@@ -5,12 +5,13 @@
 #pragma once
 
 #include <ak/atomic.h>
+#include <ak/proc.h>
 #include <ak/refptr.h>
 #include <ak/sync.h>
 
 namespace ak {
 
-class Proc;
+
 
 class Lwp : NonCopyable {
 public:

@@ -216,6 +216,11 @@ Result<void> vfs_mount(StringView fstype, Vnode& where, StringView source, unsig
 Result<void> vfs_umount(Vnode& root_of_mount, int flags);
 Result<void> vfs_mount_root(StringView fstype, unsigned long flags);
 RefPtr<Vnode> vfs_root();
+// Follow file systems mounted on v.
+RefPtr<Vnode> vfs_cross_mounts(RefPtr<Vnode> v);
+// If v is the root of a mounted file system, the vnode it covers
+// (repeatedly); else v.  Used for "..".
+RefPtr<Vnode> vfs_covered_if_root(RefPtr<Vnode> v);
 // Visit mounts (for df/mount listings); the callback runs with the mount
 // table locked and must not block on the VFS.
 void vfs_foreach_mount(void (*fn)(Mount&, void*), void* ctx);

@@ -1,0 +1,69 @@
+/*
+ * The kernel's entry points for clients (the local library, the remote
+ * server, the unikernel start-up code).  Host programs use the friendlier
+ * <anykern/anykern.h>; this header is for code that hosts a kernel.
+ * All functions return 0 (or a value) on success and a negative errno on
+ * failure unless noted.
+ */
+#ifndef ANYKERN_KERN_H
+#define ANYKERN_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bring the kernel up: hypercall init, parameters, components, root file
+ * system, process 1.  The calling thread becomes part of process 1.
+ * Idempotent.  Returns 0 or -errno. */
+int ak_kern_init(void);
+
+/* Sync and unmount every file system (the kernel stays usable for
+ * processes that do not touch the VFS).  Returns 0 or -errno. */
+int ak_kern_shutdown(void);
+
+/* System call on behalf of the calling thread's current process.  args
+ * holds six values (unused ones are ignored).  Returns the result or
+ * -errno; -ENOSYS for unknown numbers. */
+long ak_kern_syscall(long nr, const long *args);
+
+/* The name of syscall nr, or NULL. */
+const char *ak_kern_syscall_name(long nr);
+
+/* Processes.  AK_PROC_COPYFD copies the parent's descriptors (fork). */
+#define AK_KERN_PROC_COPYFD 1
+/* New process, child of parent_pid (0: of the caller's current process).
+ * Does not switch to it.  Returns the pid or -errno. */
+int ak_kern_proc_create(int parent_pid, int flags);
+/* Make the calling thread act in process pid. */
+int ak_kern_proc_switch(int pid);
+/* Set real, effective and saved ids and the groups of process pid. */
+int ak_kern_proc_setcred(int pid, uint32_t uid, uint32_t gid, int ngroups,
+                         const uint32_t *groups);
+/* exec: close the process's close-on-exec descriptors. */
+int ak_kern_proc_exec(int pid);
+/* Process exit: close its descriptors and remove it. */
+int ak_kern_proc_exit(int pid);
+/* Number of open descriptors of pid. */
+int ak_kern_proc_nfds(int pid);
+int ak_kern_proc_count(void);
+
+/* The calling thread's lwp (opaque); interrupting it makes its current or
+ * next interruptible sleep return EINTR, until the next system call. */
+void *ak_kern_curlwp(void);
+void ak_kern_lwp_interrupt(void *lwp);
+/* Forget the calling thread's lwp (a server thread that is done). */
+void ak_kern_thread_release(void);
+
+struct ak_kern_memstats {
+    size_t in_use, limit, peak, allocations, failures;
+};
+void ak_kern_memstats(struct ak_kern_memstats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,110 @@
+// Kernel start-up: hypercall init, parameters, components in level order,
+// the root file system and process 1.
+#include <ak/component.h>
+#include <ak/kmem.h>
+#include <ak/log.h>
+#include <ak/proc.h>
+#include <ak/string.h>
+#include <ak/thread.h>
+#include <ak/vfs.h>
+#include <anykern/kern.h>
+
+extern "C" {
+extern const ak::Component* const __start_ak_components[] __attribute__((weak, visibility("hidden")));
+extern const ak::Component* const __stop_ak_components[] __attribute__((weak, visibility("hidden")));
+}
+
+namespace ak {
+
+Result<void> proc_bootstrap();
+Result<void> proc_start_init();
+Result<void> vfs_bootstrap();
+void lwp_thread_exit_upcall(void* lwp);
+void params_load();
+
+namespace {
+
+const akhyp_upcalls k_upcalls = {lwp_thread_exit_upcall};
+Atomic<int> g_state{0}; // 0 down, 1 starting, 2 up, 3 failed
+int g_init_error = 0;
+
+Result<void> run_components(InitLevel lo, InitLevel hi) {
+    const Component* const* begin = __start_ak_components;
+    const Component* const* end = __stop_ak_components;
+    if (!begin)
+        return {};
+    for (int level = static_cast<int>(lo); level <= static_cast<int>(hi); level++) {
+        for (auto* c = begin; c < end; c++) {
+            if (static_cast<int>((*c)->level) != level)
+                continue;
+            Result<void> r = (*c)->init();
+            if (r.is_error()) {
+                AK_LOG_ERROR("component %s failed to initialise: errno %d", (*c)->name, r.error());
+                return r;
+            }
+            AK_LOG_DEBUG("component %s initialised", (*c)->name);
+        }
+    }
+    return {};
+}
+
+Result<void> kernel_init() {
+    if (int e = akhyp_init(AK_HYPERCALL_VERSION, &k_upcalls))
+        return e;
+    params_load();
+    TRY(proc_bootstrap());
+    TRY(vfs_bootstrap());
+    TRY(run_components(InitLevel::Base, InitLevel::Late));
+    if (vfs_find_fstype("tmpfs"))
+        TRY(vfs_mount_root("tmpfs", 0));
+    else
+        TRY(vfs_mount_root("", 0));
+    TRY(proc_start_init());
+    TRY(run_components(InitLevel::Service, InitLevel::Service));
+    TRY(bind_current_thread(RefPtr<Proc>(&proc_init())));
+    return {};
+}
+
+} // namespace
+
+bool kernel_is_up() { return g_state.load(MemoryOrder::Acquire) == 2; }
+
+} // namespace ak
+
+using namespace ak;
+
+extern "C" AK_EXPORT int ak_kern_init(void) {
+    int expected = 0;
+    if (g_state.compare_exchange(expected, 1)) {
+        Result<void> r = kernel_init();
+        g_init_error = r.error();
+        g_state.store(r.is_error() ? 3 : 2, MemoryOrder::Release);
+        return -r.error();
+    }
+    while (g_state.load(MemoryOrder::Acquire) == 1)
+        akhyp_thread_yield();
+    if (g_state.load() == 3)
+        return -g_init_error;
+    if (!curlwp_or_null()) {
+        Result<void> r = bind_current_thread(RefPtr<Proc>(&proc_init()));
+        if (r.is_error())
+            return -r.error();
+    }
+    return 0;
+}
+
+extern "C" AK_EXPORT int ak_kern_shutdown(void) {
+    if (!kernel_is_up())
+        return -ENXIO;
+    vfs_shutdown();
+    return 0;
+}
+
+extern "C" AK_EXPORT void ak_kern_memstats(struct ak_kern_memstats* out) {
+    KmemStats s = kmem_stats();
+    out->in_use = s.in_use;
+    out->limit = s.limit;
+    out->peak = s.peak;
+    out->allocations = s.allocations;
+    out->failures = s.failures;
+}

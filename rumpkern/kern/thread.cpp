@@ -1,0 +1,157 @@
+// Lwps, kernel threads and interruptible sleeps.
+#include <ak/log.h>
+#include <ak/proc.h>
+#include <ak/string.h>
+#include <ak/thread.h>
+#include <ak/time.h>
+
+namespace ak {
+
+namespace {
+Atomic<int> g_next_tid{1000};
+}
+
+Lwp::Lwp(RefPtr<Proc> proc, int tid) : m_proc(move(proc)), m_tid(tid) {}
+Lwp::~Lwp() = default;
+
+void Lwp::set_proc(RefPtr<Proc> p) { m_proc = move(p); }
+
+void Lwp::interrupt() {
+    m_interrupted.store(true, MemoryOrder::Release);
+    // The sleeper registers its condvar and mutex under m_sleep_lock while
+    // holding that mutex, so once we own the mutex it is either waiting on
+    // the condvar (and the broadcast wakes it) or not yet sleeping (and
+    // will see the flag).  The sleeper cannot deregister while we hold
+    // m_sleep_lock, so the objects stay valid.
+    for (;;) {
+        m_sleep_lock.lock();
+        CondVar* cv = m_sleep_cv;
+        Mutex* m = m_sleep_mutex;
+        if (!cv) {
+            m_sleep_lock.unlock();
+            return;
+        }
+        if (m->try_lock()) {
+            cv->broadcast();
+            m->unlock();
+            m_sleep_lock.unlock();
+            return;
+        }
+        m_sleep_lock.unlock();
+        akhyp_thread_yield();
+    }
+}
+
+Result<void> CondVar::wait_interruptible(Mutex& m, int64_t deadline_ns) {
+    Lwp* l = curlwp_or_null();
+    if (l) {
+        if (l->interrupted())
+            return EINTR;
+        MutexGuard g(l->m_sleep_lock);
+        l->m_sleep_cv = this;
+        l->m_sleep_mutex = &m;
+    }
+    bool timed_out = false;
+    if (deadline_ns > 0)
+        timed_out = !wait_until(m, deadline_ns);
+    else
+        wait(m);
+    if (l) {
+        MutexGuard g(l->m_sleep_lock);
+        l->m_sleep_cv = nullptr;
+        l->m_sleep_mutex = nullptr;
+        if (l->interrupted())
+            return EINTR;
+    }
+    if (timed_out)
+        return ETIMEDOUT;
+    return {};
+}
+
+Lwp* curlwp_or_null() { return static_cast<Lwp*>(akhyp_curlwp_get()); }
+
+Lwp& curlwp() {
+    Lwp* l = curlwp_or_null();
+    AK_ASSERT(l);
+    return *l;
+}
+
+Result<void> bind_current_thread(RefPtr<Proc> proc) {
+    if (Lwp* old = curlwp_or_null()) {
+        old->set_proc(move(proc));
+        return {};
+    }
+    Lwp* l = make<Lwp>(move(proc), g_next_tid.fetch_add(1));
+    if (!l)
+        return ENOMEM;
+    l->m_from_client = true;
+    akhyp_curlwp_set(l);
+    return {};
+}
+
+void release_current_lwp() {
+    Lwp* l = curlwp_or_null();
+    if (!l)
+        return;
+    akhyp_curlwp_set(nullptr);
+    destroy(l);
+}
+
+// Upcall from the platform: a client thread with an lwp is exiting.
+void lwp_thread_exit_upcall(void* p) { destroy(static_cast<Lwp*>(p)); }
+
+struct KThread {
+    void (*fn)(void*);
+    void* arg;
+    void* cookie = nullptr;
+    bool joinable;
+    char name[32];
+};
+
+namespace {
+
+void kthread_trampoline(void* p) {
+    auto* t = static_cast<KThread*>(p);
+    Lwp* l = make<Lwp>(RefPtr<Proc>(&proc_kernel()), g_next_tid.fetch_add(1));
+    if (!l)
+        panic("kthread %s: no memory for its lwp", t->name);
+    akhyp_curlwp_set(l);
+    t->fn(t->arg);
+    akhyp_curlwp_set(nullptr);
+    destroy(l);
+    if (!t->joinable)
+        destroy(t);
+}
+
+} // namespace
+
+Result<KThread*> kthread_create(void (*fn)(void*), void* arg, const char* name, bool joinable) {
+    KThread* t = make<KThread>();
+    if (!t)
+        return ENOMEM;
+    t->fn = fn;
+    t->arg = arg;
+    t->joinable = joinable;
+    str_copy(t->name, name, sizeof t->name);
+    void* cookie = nullptr;
+    int e = akhyp_thread_create(kthread_trampoline, t, t->name, joinable, 0,
+                                joinable ? &cookie : nullptr);
+    if (e) {
+        destroy(t);
+        return Error{e};
+    }
+    if (joinable)
+        t->cookie = cookie; // a detached thread may already be gone
+    return t;
+}
+
+Result<void> kthread_join(KThread* t) {
+    AK_ASSERT(t->joinable);
+    int e = akhyp_thread_join(t->cookie);
+    destroy(t);
+    if (e)
+        return e;
+    return {};
+}
+
+} // namespace ak
