@@ -2,10 +2,10 @@
 // freestanding headers are used here.
 #pragma once
 
+#include <new>
 #include <stddef.h>
 #include <stdint.h>
 #include <type_traits>
-#include <new>
 #include <utility>
 
 #define AK_EXPORT __attribute__((visibility("default")))
@@ -44,10 +44,16 @@ namespace ak {
 using std::forward;
 using std::move;
 
-template <typename T> constexpr const T& min(const T& a, const T& b) { return b < a ? b : a; }
-template <typename T> constexpr const T& max(const T& a, const T& b) { return a < b ? b : a; }
+template <typename T> constexpr const T& min(const T& a, const T& b) {
+    return b < a ? b : a;
+}
+template <typename T> constexpr const T& max(const T& a, const T& b) {
+    return a < b ? b : a;
+}
 
-constexpr size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+constexpr size_t align_up(size_t v, size_t a) {
+    return (v + a - 1) & ~(a - 1);
+}
 
 // Kernel panic: prints the message and stops the kernel instance.
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -64,9 +70,12 @@ public:
 // handlers (destroying a waited-on condvar blocks forever).
 template <typename T> class NoDestroy {
 public:
-    template <typename... Args> NoDestroy(Args&&... args) { new (m_storage) T(forward<Args>(args)...); }
+    template <typename... Args> NoDestroy(Args&&... args) {
+        new (m_storage) T(forward<Args>(args)...);
+    }
     T& get() { return *reinterpret_cast<T*>(m_storage); }
     T* operator->() { return &get(); }
+    T& operator*() { return get(); }
     operator T&() { return get(); }
 
 private:
@@ -76,8 +85,8 @@ private:
 } // namespace ak
 
 // Invariant checks on kernel state (never on untrusted input).
-#define AK_ASSERT(cond)                                                                  \
-    do {                                                                                 \
-        if (AK_UNLIKELY(!(cond)))                                                        \
-            ::ak::panic("assertion failed: %s at %s:%d", #cond, __FILE__, __LINE__);     \
+#define AK_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (AK_UNLIKELY(!(cond)))                                                                  \
+            ::ak::panic("assertion failed: %s at %s:%d", #cond, __FILE__, __LINE__);               \
     } while (0)
