@@ -31,7 +31,11 @@ void callout_thread(void*) {
             continue;
         }
         if (g_earliest > now) {
-            g_cv.wait_until(g_lock, g_earliest);
+            int64_t want = g_earliest;
+            g_cv.wait_until(g_lock, want);
+            int64_t late = monotonic_ns() - want;
+            if (late > 50000000)
+                AK_LOG_WARN("callout: woke %lld ms late (earliest now %lld, want %lld)", (long long)(late / 1000000), (long long)g_earliest, (long long)want);
             continue;
         }
         // Run everything that is due; recompute the earliest deadline.

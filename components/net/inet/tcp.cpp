@@ -26,7 +26,7 @@ namespace {
 // --- Tunables -------------------------------------------------------------------
 constexpr int64_t k_ms = 1000000;
 constexpr int64_t k_rto_initial = 1000 * k_ms; // RFC 6298 §2.1
-constexpr int64_t k_rto_min = 200 * k_ms;      // Linux's floor; RFC 6298 §2.4 says 1 s "SHOULD"
+constexpr int64_t k_rto_min = 50 * k_ms;       // RFC 6298 §2.4 says 1 s "SHOULD"; see docs/net.md
 constexpr int64_t k_rto_max = 120000 * k_ms;   // RFC 6298 §2.5 allows a cap >= 60 s
 constexpr int k_max_retries = 15;              // as Linux tcp_retries2
 constexpr int k_max_syn_retries = 6;
@@ -252,6 +252,9 @@ struct SegOptions {
     bool sack_ok = false;
     bool ts = false;
     uint32_t ts_val = 0, ts_ecr = 0;
+    bool has_sack = false; // SACK blocks present (RFC 2018 §3)
+    int nsack = 0;
+    uint32_t sack[4][2] = {};
 };
 
 // Checked view of a TCP segment: parse() validates lengths and the
@@ -299,7 +302,14 @@ public:
                 s.opt.wscale = min<int>(p[i + 2], 14); // RFC 7323 §2.3
             else if (kind == 4 && olen == 2)
                 s.opt.sack_ok = true;
-            else if (kind == 8 && olen == 10) {
+            else if (kind == 5 && olen >= 10 && (olen - 2) % 8 == 0) {
+                s.opt.has_sack = true;
+                for (size_t b = 0; b < size_t(olen - 2) / 8 && b < 4; b++) {
+                    s.opt.sack[b][0] = load32(p + i + 2 + b * 8);
+                    s.opt.sack[b][1] = load32(p + i + 6 + b * 8);
+                    s.opt.nsack = int(b + 1);
+                }
+            } else if (kind == 8 && olen == 10) {
                 s.opt.ts = true;
                 s.opt.ts_val = load32(p + i + 2);
                 s.opt.ts_ecr = load32(p + i + 6);
@@ -356,6 +366,13 @@ public:
     bool in_recovery = false;
     uint32_t recover = 0;
     uint32_t bytes_acked_ca = 0;
+    // SACK scoreboard (RFC 6675): ranges above snd_una the peer holds, and
+    // how far hole retransmission got in the current recovery.
+    static constexpr int k_max_sacked = 16;
+    uint32_t sacked[k_max_sacked][2] = {};
+    int nsacked = 0;
+    uint32_t rexmt_next = 0;
+    int stuck_dupacks = 0;
     // RTT (RFC 6298).
     int64_t srtt = 0, rttvar = 0, rto = k_rto_initial;
     bool rtt_timing = false;
@@ -364,6 +381,8 @@ public:
     int retries = 0;
     // Timers (absolute monotonic ns; 0 = off) and the one callout.
     int64_t t_rexmt = 0, t_persist = 0, t_delack = 0, t_keep = 0, t_2msl = 0;
+    int64_t t_tlp = 0;     // tail loss probe (RFC 8985 §7)
+    bool tlp_sent = false; // one probe per flight
     int persist_shift = 0;
     int keep_probes = 0;
     Callout callout;
@@ -470,7 +489,7 @@ void disarm_callout(Tcb& tcb) AK_REQUIRES(net_lock()) {
         tcb.callout_ref = false;
         tcb.unref();
     }
-    tcb.t_rexmt = tcb.t_persist = tcb.t_delack = tcb.t_keep = tcb.t_2msl = 0;
+    tcb.t_rexmt = tcb.t_persist = tcb.t_delack = tcb.t_keep = tcb.t_2msl = tcb.t_tlp = 0;
 }
 
 // Leave the table; the Tcb is freed when its last reference goes (the
@@ -518,7 +537,7 @@ void tcb_close(Tcb& tcb) AK_REQUIRES(net_lock()) {
 
 void arm_timers(Tcb& tcb) AK_REQUIRES(net_lock()) {
     int64_t when = 0;
-    for (int64_t d : {tcb.t_rexmt, tcb.t_persist, tcb.t_delack, tcb.t_keep, tcb.t_2msl})
+    for (int64_t d : {tcb.t_rexmt, tcb.t_persist, tcb.t_delack, tcb.t_keep, tcb.t_2msl, tcb.t_tlp})
         if (d && (!when || d < when))
             when = d;
     if (!when) {
@@ -758,6 +777,83 @@ void start_rexmt(Tcb& tcb) {
     tcb.t_rexmt = monotonic_ns() + tcb.rto;
 }
 
+// RFC 8985 §7.2: probe timeout PTO = 2 * SRTT (at least 10 ms here), so a
+// lost tail of a flight is repaired through SACK recovery, not the RTO.
+void arm_tlp(Tcb& tcb) {
+    if (tcb.in_recovery || tcb.tlp_sent || tcb.snd_una == tcb.snd_max || !tcb.sack_ok) {
+        tcb.t_tlp = 0;
+        return;
+    }
+    int64_t pto = max<int64_t>(2 * tcb.srtt, 10 * k_ms);
+    tcb.t_tlp = monotonic_ns() + pto;
+}
+
+// --- SACK scoreboard (RFC 6675) ------------------------------------------------------
+void sack_prune(Tcb& tcb) {
+    int n = 0;
+    for (int i = 0; i < tcb.nsacked; i++) {
+        if (seq_leq(tcb.sacked[i][1], tcb.snd_una))
+            continue;
+        tcb.sacked[n][0] = seq_max(tcb.sacked[i][0], tcb.snd_una);
+        tcb.sacked[n][1] = tcb.sacked[i][1];
+        n++;
+    }
+    tcb.nsacked = n;
+}
+
+void sack_add(Tcb& tcb, uint32_t start, uint32_t end) {
+    // Ignore blocks outside (snd_una, snd_max] (and D-SACKs below snd_una).
+    if (!seq_lt(start, end) || seq_leq(end, tcb.snd_una) || seq_gt(end, tcb.snd_max))
+        return;
+    start = seq_max(start, tcb.snd_una);
+    // Merge with overlapping or adjacent ranges, keep sorted.
+    for (int i = 0; i < tcb.nsacked;) {
+        uint32_t s0 = tcb.sacked[i][0], e0 = tcb.sacked[i][1];
+        if (seq_leq(s0, end) && seq_leq(start, e0)) {
+            start = seq_lt(s0, start) ? s0 : start;
+            end = seq_max(e0, end);
+            for (int j = i; j + 1 < tcb.nsacked; j++) {
+                tcb.sacked[j][0] = tcb.sacked[j + 1][0];
+                tcb.sacked[j][1] = tcb.sacked[j + 1][1];
+            }
+            tcb.nsacked--;
+            continue;
+        }
+        i++;
+    }
+    if (tcb.nsacked == Tcb::k_max_sacked)
+        tcb.nsacked--; // forget the highest range; it is only an optimisation
+    int pos = 0;
+    while (pos < tcb.nsacked && seq_lt(tcb.sacked[pos][0], start))
+        pos++;
+    for (int j = tcb.nsacked; j > pos; j--) {
+        tcb.sacked[j][0] = tcb.sacked[j - 1][0];
+        tcb.sacked[j][1] = tcb.sacked[j - 1][1];
+    }
+    tcb.sacked[pos][0] = start;
+    tcb.sacked[pos][1] = end;
+    tcb.nsacked++;
+}
+
+// If seq lies in a SACKed range, the end of that range, else seq.
+uint32_t sack_skip(const Tcb& tcb, uint32_t seq) {
+    for (int i = 0; i < tcb.nsacked; i++)
+        if (seq_leq(tcb.sacked[i][0], seq) && seq_lt(seq, tcb.sacked[i][1]))
+            return tcb.sacked[i][1];
+    return seq;
+}
+
+uint32_t sacked_bytes(const Tcb& tcb) {
+    uint32_t n = 0;
+    for (int i = 0; i < tcb.nsacked; i++)
+        n += tcb.sacked[i][1] - tcb.sacked[i][0];
+    return n;
+}
+
+uint32_t highest_sacked(const Tcb& tcb) {
+    return tcb.nsacked ? tcb.sacked[tcb.nsacked - 1][1] : tcb.snd_una;
+}
+
 // Send whatever the windows allow (RFC 9293 §3.8.6, RFC 5681 §3.1, Nagle).
 void tcp_output(Tcb& tcb) AK_REQUIRES(net_lock()) {
     switch (tcb.state) {
@@ -775,10 +871,20 @@ void tcp_output(Tcb& tcb) AK_REQUIRES(net_lock()) {
     }
     bool sent_any = false;
     for (;;) {
+        // Going back over data after a timeout: skip what the peer SACKed
+        // (RFC 6675 §5.1 keeps the scoreboard).
+        if (tcb.nsacked && seq_lt(tcb.snd_nxt, tcb.snd_max)) {
+            uint32_t skip = sack_skip(tcb, tcb.snd_nxt);
+            if (skip != tcb.snd_nxt)
+                tcb.snd_nxt = seq_lt(skip, tcb.snd_max) ? skip : tcb.snd_max;
+        }
         uint32_t off = tcb.snd_nxt - tcb.snd_una;
         size_t buffered = tcb.sndbuf.size();
         size_t unsent = off <= buffered ? buffered - off : 0;
-        uint32_t wnd = min(tcb.snd_wnd, tcb.cwnd);
+        // RFC 3042 limited transmit: one new segment per early duplicate ACK.
+        uint32_t wnd =
+            min(tcb.snd_wnd,
+                tcb.cwnd + (tcb.in_recovery ? 0 : uint32_t(min(tcb.dupacks, 2)) * tcb.mss));
         uint32_t in_flight = tcb.snd_nxt - tcb.snd_una;
         size_t usable = wnd > in_flight ? wnd - in_flight : 0;
         size_t len = min<size_t>(min<size_t>(unsent, usable), tcb.mss);
@@ -824,6 +930,7 @@ void tcp_output(Tcb& tcb) AK_REQUIRES(net_lock()) {
             tcb.snd_max = tcb.snd_nxt;
         if (!tcb.t_rexmt)
             start_rexmt(tcb);
+        arm_tlp(tcb);
         tcb.t_persist = 0;
         if (flags & k_fin)
             break;
@@ -895,6 +1002,42 @@ void retransmit_first(Tcb& tcb) AK_REQUIRES(net_lock()) {
     g_stats.retrans++;
     tcb.rtt_timing = false; // Karn's algorithm
     send_segment(tcb, tcb.snd_una, flags, 0, len);
+}
+
+// Retransmit up to max_segs segments from the holes below the highest
+// SACKed sequence (RFC 6675 §4 NextSeg rule 1); without SACK information
+// the first unacknowledged segment (RFC 6582).
+void retransmit_holes(Tcb& tcb, int max_segs) AK_REQUIRES(net_lock()) {
+    if (!tcb.nsacked) {
+        if (seq_leq(tcb.rexmt_next, tcb.snd_una)) {
+            retransmit_first(tcb);
+            tcb.rexmt_next = tcb.snd_una + min<uint32_t>(uint32_t(tcb.sndbuf.size()), tcb.mss);
+        }
+        return;
+    }
+    uint32_t top = highest_sacked(tcb);
+    uint32_t seq = seq_max(tcb.rexmt_next, tcb.snd_una);
+    for (int n = 0; n < max_segs;) {
+        seq = sack_skip(tcb, seq);
+        if (!seq_lt(seq, top))
+            break;
+        uint32_t limit = top;
+        for (int i = 0; i < tcb.nsacked; i++)
+            if (seq_lt(seq, tcb.sacked[i][0])) {
+                limit = tcb.sacked[i][0];
+                break;
+            }
+        size_t off = seq - tcb.snd_una;
+        if (off >= tcb.sndbuf.size())
+            break;
+        size_t len = min<size_t>(min<size_t>(limit - seq, tcb.mss), tcb.sndbuf.size() - off);
+        g_stats.retrans++;
+        tcb.rtt_timing = false;
+        send_segment(tcb, seq, k_ack, off, len);
+        seq += uint32_t(len);
+        n++;
+    }
+    tcb.rexmt_next = seq;
 }
 
 // --- Connection establishment ---------------------------------------------------------
@@ -975,6 +1118,7 @@ void listen_input(Tcb& l, const IpInfo& ip, const TcpSegment& s) AK_REQUIRES(net
     c->bound_ifindex = l.bound_ifindex;
     init_from_syn(*c, s);
     c->iss = make_isn(c->t);
+    c->recover = c->iss; // RFC 6582 §3.2: initialised to the ISS
     c->snd_una = c->iss;
     c->snd_nxt = c->iss + 1;
     c->snd_max = c->snd_nxt;
@@ -1267,6 +1411,11 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
             return;
         }
     }
+    if (tcb.sack_ok && s.opt.nsack) {
+        sack_prune(tcb);
+        for (int i = 0; i < s.opt.nsack; i++)
+            sack_add(tcb, s.opt.sack[i][0], s.opt.sack[i][1]);
+    }
     uint32_t acked = 0;
     if (seq_gt(s.ack, tcb.snd_una)) {
         acked = s.ack - tcb.snd_una;
@@ -1282,17 +1431,21 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
         tcb.snd_una = s.ack;
         if (seq_lt(tcb.snd_nxt, tcb.snd_una))
             tcb.snd_nxt = tcb.snd_una;
+        sack_prune(tcb);
         tcb.retries = 0;
+        tcb.tlp_sent = false;
         tcb.persist_shift = 0;
         if (tcb.in_recovery) {
             if (seq_geq(s.ack, tcb.recover)) {
-                // Full acknowledgement (RFC 6582 §3.2 step 3).
-                tcb.cwnd = min(tcb.ssthresh, tcb.flight() + tcb.mss);
+                // Full acknowledgement (RFC 6582 §3.2 step 3, option 1:
+                // option 2's FlightSize + SMSS collapses the window to one
+                // segment, which then waits out the peer's delayed ACK).
+                tcb.cwnd = tcb.ssthresh;
                 tcb.in_recovery = false;
                 tcb.dupacks = 0;
             } else {
                 // Partial acknowledgement: retransmit the next hole, deflate.
-                retransmit_first(tcb);
+                retransmit_holes(tcb, 1);
                 tcb.cwnd = tcb.cwnd > acked ? tcb.cwnd - acked : 0;
                 tcb.cwnd += tcb.mss;
                 start_rexmt(tcb);
@@ -1306,16 +1459,37 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
             tcb.t_rexmt = 0;
         else
             start_rexmt(tcb);
+        arm_tlp(tcb);
         tcb.notify(POLLOUT | POLLWRNORM);
     } else if (s.ack == tcb.snd_una && s.len == 0 && !(s.flags & k_fin) && tcb.flight() > 0 &&
-               (uint32_t(s.wnd) << tcb.snd_wscale) == tcb.snd_wnd) {
-        // Duplicate ACK (RFC 5681 §2 definition).
+               ((uint32_t(s.wnd) << tcb.snd_wscale) == tcb.snd_wnd ||
+                (tcb.sack_ok && s.opt.has_sack))) {
+        // Duplicate ACK (RFC 5681 §2 definition; an ACK carrying new SACK
+        // information counts even if the window moved, as RFC 6675 §2).
         tcb.dupacks++;
         if (tcb.in_recovery) {
             tcb.cwnd += tcb.mss; // RFC 6582 §3.2 step 4
-        } else if (tcb.dupacks == 3 && seq_gt(s.ack - 1, tcb.recover - 1)) {
+            uint32_t before = tcb.rexmt_next;
+            retransmit_holes(tcb, 1);
+            // Nothing left to repair yet duplicate ACKs keep coming: a
+            // retransmission was lost.  Start over from snd_una after
+            // DupThresh more of them instead of waiting for the RTO (the
+            // idea of RACK, RFC 8985, in its simplest form).
+            if (tcb.rexmt_next == before) {
+                if (++tcb.stuck_dupacks >= 3) {
+                    tcb.stuck_dupacks = 0;
+                    tcb.rexmt_next = tcb.snd_una;
+                    retransmit_holes(tcb, 1);
+                }
+            } else {
+                tcb.stuck_dupacks = 0;
+            }
+        } else if ((tcb.dupacks >= 3 || sacked_bytes(tcb) >= 3 * tcb.mss) &&
+                   seq_gt(s.ack, tcb.recover)) {
+            // RFC 5681 §3.2 / RFC 6675 §5 (IsLost: DupThresh segments SACKed).
             enter_recovery(tcb);
-            retransmit_first(tcb);
+            tcb.rexmt_next = tcb.snd_una;
+            retransmit_holes(tcb, 1);
             start_rexmt(tcb);
         }
     }
@@ -1445,6 +1619,19 @@ void tcb_timer(void* arg) {
                     }
                     if (tcb->state != State::Closed)
                         start_rexmt(*tcb);
+                }
+            }
+            if (tcb->state != State::Closed && tcb->t_tlp && tcb->t_tlp <= now) {
+                tcb->t_tlp = 0;
+                uint32_t flight = tcb->flight();
+                size_t buffered = tcb->sndbuf.size();
+                if (flight > 0 && !tcb->in_recovery && !tcb->tlp_sent && buffered > 0) {
+                    // Retransmit the last segment sent (RFC 8985 §7.3).
+                    size_t end = min<size_t>(flight, buffered);
+                    size_t len = min<size_t>(end, tcb->mss);
+                    tcb->tlp_sent = true;
+                    g_stats.retrans++;
+                    send_segment(*tcb, tcb->snd_una + uint32_t(end - len), k_ack, end - len, len);
                 }
             }
             if (tcb->state != State::Closed && tcb->t_persist && tcb->t_persist <= now) {
@@ -1792,6 +1979,7 @@ Result<void> TcpSocket::connect(const SockAddr& addr) {
     tcb.rcv_wscale = choose_wscale(tcb.rcv_limit);
     tcb.wscale_ok = tcb.ts_ok = tcb.sack_ok = true;
     tcb.iss = make_isn(tcb.t);
+    tcb.recover = tcb.iss; // RFC 6582 §3.2: initialised to the ISS
     tcb.snd_una = tcb.iss;
     tcb.snd_nxt = tcb.iss + 1;
     tcb.snd_max = tcb.snd_nxt;
