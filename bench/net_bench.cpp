@@ -35,9 +35,10 @@ struct Api {
     int (*close)(int);
 };
 
-const Api k_host = {::socket, ::bind, ::listen, ::accept, ::connect, ::read, ::write, ::setsockopt, ::close};
-const Api k_ak = {ak_sys_socket, ak_sys_bind, ak_sys_listen, ak_sys_accept, ak_sys_connect,
-                  ak_sys_read, ak_sys_write, ak_sys_setsockopt, ak_sys_close};
+const Api k_host = {::socket, ::bind,  ::listen,     ::accept, ::connect,
+                    ::read,   ::write, ::setsockopt, ::close};
+const Api k_ak = {ak_sys_socket, ak_sys_bind,  ak_sys_listen,     ak_sys_accept, ak_sys_connect,
+                  ak_sys_read,   ak_sys_write, ak_sys_setsockopt, ak_sys_close};
 
 double now_s() {
     timespec ts;
@@ -218,7 +219,7 @@ int main(int argc, char** argv) {
             exit(1);
         pid_t pid = fork();
         if (pid == 0) {
-            Figures f = !strcmp(what, "loop") ? run_loop(seconds)
+            Figures f = !strcmp(what, "loop")  ? run_loop(seconds)
                         : !strcmp(what, "shm") ? run_two(true, seconds)
                                                : run_two(false, seconds);
             if (write(p[1], &f, sizeof f) != sizeof f)
@@ -246,7 +247,8 @@ int main(int argc, char** argv) {
     printf("%-44s %10.2f %14.0f\n", "(b) anykern shm bus, two processes", shm.gbit, shm.tps);
     if (host.gbit > 0) {
         printf("ratios vs Linux: (a) %.2fx throughput, %.2fx RR;  (b) %.2fx throughput, %.2fx RR\n",
-               loop.gbit / host.gbit, loop.tps / host.tps, shm.gbit / host.gbit, shm.tps / host.tps);
+               loop.gbit / host.gbit, loop.tps / host.tps, shm.gbit / host.gbit,
+               shm.tps / host.tps);
         printf("targets: (a) >= 1.0x, (b) >= 0.5x, RR >= 2x\n");
     }
     return 0;

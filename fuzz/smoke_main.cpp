@@ -42,7 +42,8 @@ size_t craft(uint8_t* f, size_t cap) {
         size_t n = 14 + 28;
         for (size_t i = 14; i < n; i++)
             f[i] = static_cast<uint8_t>(rnd());
-        f[14] = 0, f[15] = 1, f[16] = 8, f[17] = 0, f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1 + rnd() % 2;
+        f[14] = 0, f[15] = 1, f[16] = 8, f[17] = 0, f[18] = 6, f[19] = 4, f[20] = 0,
+        f[21] = 1 + rnd() % 2;
         f[38] = 10, f[39] = 0, f[40] = 0, f[41] = 2;
         return n;
     }
@@ -90,7 +91,8 @@ size_t craft(uint8_t* f, size_t cap) {
             t[ck] = t[ck + 1] = 0;
             uint32_t s = 0;
             if (ip[9] == 6) {
-                s += (10u << 8) + 0 + (0u << 8) + 1 + (10u << 8) + 0 + (0u << 8) + 2 + 6 + uint32_t(tl);
+                s += (10u << 8) + 0 + (0u << 8) + 1 + (10u << 8) + 0 + (0u << 8) + 2 + 6 +
+                     uint32_t(tl);
             }
             uint16_t v = csum(t, tl, s);
             t[ck] = static_cast<uint8_t>(v >> 8);
