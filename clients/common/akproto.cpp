@@ -51,6 +51,19 @@ int ioctl_arg_direction(unsigned long request) {
 
 // --- Server side -------------------------------------------------------------
 
+const char* decode_hello(const uint8_t* body, size_t size, HelloBody& out, const uint8_t*& secret,
+                         size_t& secret_len) {
+    Reader r(body, size);
+    if (!r.get(out))
+        return "short hello";
+    if (out.magic != k_magic)
+        return "bad magic";
+    if (out.secret_len > k_max_secret || out.secret_len != r.remaining())
+        return "bad secret length";
+    secret_len = out.secret_len;
+    return r.take(secret_len, secret) ? nullptr : "short secret";
+}
+
 const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, DecodedCall& out) {
     Reader r(body, size);
     SyscallHead head;

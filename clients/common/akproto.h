@@ -177,6 +177,11 @@ int ioctl_arg_direction(unsigned long request);
 
 // --- Server side -------------------------------------------------------------
 
+// Decode a k_msg_hello body (magic and lengths; the caller checks the
+// version so it can answer EPROTONOSUPPORT).  Returns nullptr or a reason.
+const char* decode_hello(const uint8_t* body, size_t size, HelloBody& out, const uint8_t*& secret,
+                         size_t& secret_len);
+
 // One output buffer of a decoded call, in reply order.
 struct OutSlot {
     uint8_t* data;

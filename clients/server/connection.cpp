@@ -221,19 +221,20 @@ int handshake(Conn* c) {
         return -1;
     }
     HelloBody h;
-    if (fh.type != k_msg_hello || fh.size < sizeof h || fh.size > sizeof h + k_max_secret) {
-        log_msg(k_log_warn, "connection %llu: malformed hello, closing", (unsigned long long)c->id);
+    const uint8_t* secret = nullptr;
+    size_t secret_len = 0;
+    const char* why = fh.type != k_msg_hello
+                          ? "first message is not a hello"
+                          : decode_hello(c->rx + sizeof fh, fh.size, h, secret, secret_len);
+    if (why) {
+        log_msg(k_log_warn, "connection %llu: malformed hello (%s), closing",
+                (unsigned long long)c->id, why);
         return -1;
     }
-    memcpy(&h, c->rx + sizeof fh, sizeof h);
-    const uint8_t* secret = c->rx + sizeof fh + sizeof h;
-    size_t secret_len = fh.size - sizeof h;
+    uint8_t secret_copy[k_max_secret];
+    memcpy(secret_copy, secret, secret_len);
+    secret = secret_copy;
     consume_frame(c, fh);
-    if (h.magic != k_magic || h.secret_len != secret_len) {
-        log_msg(k_log_warn, "connection %llu: bad hello magic or length, closing",
-                (unsigned long long)c->id);
-        return -1;
-    }
     if (h.version != k_version) {
         log_msg(k_log_warn, "connection %llu: protocol version %u not supported",
                 (unsigned long long)c->id, h.version);
