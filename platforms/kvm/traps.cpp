@@ -156,6 +156,14 @@ extern "C" void ak_exception(TrapFrame* f) {
     kprintf("  r10 %016lx  r11 %016lx  r12 %016lx\n", f->r10, f->r11, f->r12);
     kprintf("  r13 %016lx  r14 %016lx  r15 %016lx\n", f->r13, f->r14, f->r15);
     kprintf("ak-kvm: bt #0 %p\n", reinterpret_cast<void*>(f->rip));
+    // GCC gives leaf functions that use no stack no frame even with
+    // -fno-omit-frame-pointer; then the caller's return address is the word
+    // at %rsp, which the %rbp chain skips.  Print it when it points at code.
+    if (frame_pointer_ok(f->rsp)) {
+        uint64_t top = *reinterpret_cast<const uint64_t*>(f->rsp);
+        if (top >= uint64_t(__image_start) && top < uint64_t(__image_end))
+            kprintf("ak-kvm: sp[0] %p\n", reinterpret_cast<void*>(top));
+    }
     print_backtrace(f->rbp);
     machine_exit(AKHYP_EXIT_PANIC);
 }

@@ -349,11 +349,14 @@ static void test_misc(void) {
 __attribute__((noinline)) static void crash3(volatile long* p) {
     *p = 1;
 }
+/* The empty asm after each call keeps the frames (no tail calls). */
 __attribute__((noinline)) static void crash2(volatile long* p) {
     crash3(p + 1);
+    __asm__ volatile("");
 }
 __attribute__((noinline)) static void crash1(volatile long* p) {
     crash2(p + 1);
+    __asm__ volatile("");
 }
 #endif
 
@@ -364,6 +367,7 @@ int ak_kvm_main(int argc, char** argv) {
 #ifdef KVM_TEST_CRASH
     out("kvm-test: crashing\n");
     crash1((volatile long*)0x10000000000ull); /* 1 TiB: unmapped, #PF */
+    __asm__ volatile("");
     return 0;
 #else
     test_misc();
