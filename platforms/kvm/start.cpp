@@ -33,6 +33,8 @@ constexpr size_t k_max_ranges = 64;
 MemoryRange g_ram[k_max_ranges];
 size_t g_nram;
 const akhyp_upcalls* g_kernel_upcalls;
+uint64_t g_entry_tsc;
+bool g_verbose;
 
 void collect_ram(const StartInfo* si) {
     if (si->version >= 1 && si->memmap_paddr) {
@@ -56,6 +58,9 @@ void collect_ram(const StartInfo* si) {
 void main_thread(void*) {
     for (auto ctor = __init_array_start; ctor != __init_array_end; ctor++)
         (*ctor)();
+    if (g_verbose)
+        kprintf("ak-kvm: platform ready %lu us after entry\n",
+                (rdtsc() - g_entry_tsc) * 1000000 / tsc_hz());
     char** argv;
     int argc = cmdline_args(&argv);
     machine_exit(ak_kvm_main(argc, argv));
@@ -67,6 +72,7 @@ void main_thread(void*) {
 using namespace akkvm;
 
 extern "C" [[noreturn]] void ak_kvm_start(uint32_t start_info_paddr) {
+    g_entry_tsc = rdtsc();
     console_init();
     auto si = reinterpret_cast<const StartInfo*>(uint64_t(start_info_paddr));
     if (!si || si->magic != k_start_info_magic) {
@@ -82,7 +88,9 @@ extern "C" [[noreturn]] void ak_kvm_start(uint32_t start_info_paddr) {
     sched_init();
     random_init();
     size_t len;
-    if (cmdline_get("verbose", &len))
+    const char* verbose = cmdline_get(AKHYP_PARAM_VERBOSE, &len);
+    g_verbose = verbose && len && verbose[0] != '0';
+    if (g_verbose)
         kprintf("ak-kvm: %lu MiB RAM, TSC %lu kHz, %zu RAM ranges\n", memory_total() >> 20,
                 tsc_hz() / 1000, g_nram);
     if (akhyp_thread_create(main_thread, nullptr, "main", 0, 0, nullptr) != 0)
