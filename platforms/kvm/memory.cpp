@@ -78,7 +78,22 @@ void map_high(uint64_t base, uint64_t end) {
         auto pd = reinterpret_cast<uint64_t*>(ak_boot_pdpt[pdpt_index] & ~uint64_t(0xfff));
         pd[(a >> 21) & 511] = a | 0x83;
     }
-    asm volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory");
+}
+
+// The boot map made all of [0, 4 GiB) write-back.  2 MiB pages holding no
+// RAM are device windows (LAPIC, IOAPIC, HPET, PCI BARs): make them
+// uncached, which VMMs without firmware MTRRs (no SeaBIOS/qboot) rely on.
+void uncache_holes(const MemoryRange* ram, size_t n) {
+    constexpr uint64_t k_2m = uint64_t(1) << 21;
+    for (uint64_t a = 0; a < (uint64_t(4) << 30); a += k_2m) {
+        bool has_ram = a == 0; // the first 2 MiB always holds firmware RAM
+        for (size_t i = 0; i < n && !has_ram; i++)
+            has_ram = ram[i].base < a + k_2m && ram[i].base + ram[i].size > a;
+        if (has_ram)
+            continue;
+        auto pd = reinterpret_cast<uint64_t*>(ak_boot_pdpt[a >> 30] & ~uint64_t(0xfff));
+        pd[(a >> 21) & 511] |= 0x18; // PCD | PWT
+    }
 }
 
 int size_shift(size_t size) {
@@ -133,10 +148,12 @@ void memory_init(const MemoryRange* ram, size_t n) {
     g_total_pages = g_free_pages;
     g_hint = low / k_page_size;
 
+    uncache_holes(ram, n);
     for (size_t i = 0; i < n; i++)
         if (ram[i].base + ram[i].size > (uint64_t(4) << 30))
             map_high(ram[i].base < (uint64_t(4) << 30) ? uint64_t(4) << 30 : ram[i].base,
                      ram[i].base + ram[i].size);
+    asm volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory");
 }
 
 void* page_alloc(size_t npages) {
@@ -178,8 +195,10 @@ using namespace akkvm;
 extern "C" int akhyp_malloc(size_t size, size_t alignment, void** ret) {
     if (alignment == 0)
         alignment = 16;
-    if ((alignment & (alignment - 1)) || alignment > k_page_size || size > (uint64_t(1) << 40))
+    if ((alignment & (alignment - 1)) || alignment > k_page_size)
         return 22; // EINVAL: outside the contract
+    if (size > (uint64_t(1) << 46))
+        return 12; // ENOMEM: more than any guest has
     size_t need = size > alignment ? size : alignment;
     if (need > (size_t(1) << k_max_shift)) {
         void* p = page_alloc((size + k_page_size - 1) / k_page_size);
