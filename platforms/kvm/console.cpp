@@ -242,8 +242,8 @@ void acpi_init(uint64_t rsdp) {
         find_s5_type(dsdt < (uint64_t(4) << 30) ? reinterpret_cast<const uint8_t*>(dsdt) : nullptr);
 }
 
-// Exit order: isa-debug-exit (carries the status), ACPI S5, then a triple
-// fault (QEMU with -no-reboot exits; other VMMs reset).  See docs/kvm.md for
+// Exit order: isa-debug-exit (carries the status), ACPI S5, the i8042
+// reset line, then a triple fault (QEMU with -no-reboot exits on a reset).  See docs/kvm.md for
 // how ak-run maps QEMU's exit code back to the status.
 void machine_exit(int status) {
     asm volatile("cli");
@@ -252,6 +252,7 @@ void machine_exit(int status) {
         kprintf("ak-kvm: exit status %d\n", status);
     outl(k_debug_exit_port, code);
     acpi_poweroff();
+    outb(0x64, 0xfe); // i8042 reset: how Firecracker-style VMMs stop a guest
     struct [[gnu::packed]] {
         uint16_t limit;
         uint64_t base;
