@@ -175,7 +175,7 @@ static void test_timing(void) {
     int64_t t0 = now();
     akhyp_clock_sleep(t0 + 50 * MS);
     int64_t slept = now() - t0;
-    CHECK(slept >= 50 * MS && slept < 500 * MS, slept);
+    CHECK(slept >= 50 * MS && slept < 2000 * MS, slept); /* generous: TCG on a busy host */
 
     struct akhyp_mutex m;
     struct akhyp_cond cv;
@@ -187,7 +187,7 @@ static void test_timing(void) {
     int64_t waited = now() - t0;
     akhyp_mutex_exit(&m);
     CHECK(r == ETIMEDOUT_, r);
-    CHECK(waited >= 30 * MS && waited < 500 * MS, waited);
+    CHECK(waited >= 30 * MS && waited < 2000 * MS, waited);
     CHECK(akhyp_cond_timedwait(&cv, &m, 0) == ETIMEDOUT_, 0); /* deadline passed */
 
     int64_t wall = akhyp_clock_now(AKHYP_CLOCK_REALTIME);
