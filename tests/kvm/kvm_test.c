@@ -54,10 +54,16 @@ static void fail(const char* what, long long v) {
             fail(#cond, (long long)(v));                                                           \
     } while (0)
 
+static int64_t g_last_pass;
+
 static void pass(const char* name) {
+    int64_t t = akhyp_clock_now(AKHYP_CLOCK_MONOTONIC);
     out("kvm-test: PASS ");
     out(name);
-    out("\n");
+    out(" (");
+    out_u64((unsigned long long)((t - g_last_pass) / 1000000));
+    out(" ms)\n");
+    g_last_pass = t;
 }
 
 static int64_t now(void) {
@@ -96,6 +102,59 @@ static void test_ping_pong(void) {
     akhyp_cond_destroy(&g_cv);
     akhyp_mutex_destroy(&g_mtx);
     pass("ping-pong");
+}
+
+/* --- detached threads, exit upcall, join after exit --------------------- */
+static struct akhyp_mutex g_det_mtx;
+static struct akhyp_cond g_det_cv;
+static int g_det_done, g_exit_upcalls;
+static int g_lwp_token;
+
+static void on_thread_exit(void* lwp) {
+    if (lwp == &g_lwp_token)
+        __atomic_fetch_add(&g_exit_upcalls, 1, __ATOMIC_RELAXED);
+}
+
+static void detached(void* arg) {
+    akhyp_curlwp_set(&g_lwp_token); /* left set: the upcall must see it */
+    if (arg)
+        akhyp_thread_yield();
+    akhyp_mutex_enter(&g_det_mtx);
+    g_det_done++;
+    akhyp_cond_signal(&g_det_cv);
+    akhyp_mutex_exit(&g_det_mtx);
+    if ((long)arg % 3 == 0)
+        akhyp_thread_exit(); /* explicit exit and return are equivalent */
+}
+
+static void quick(void* arg) {
+    (void)arg;
+}
+
+static void test_threads(void) {
+    static const struct akhyp_upcalls upcalls = {on_thread_exit};
+    CHECK(akhyp_init(AK_HYPERCALL_VERSION, &upcalls) == 0, 0);
+    akhyp_mutex_init(&g_det_mtx);
+    akhyp_cond_init(&g_det_cv);
+    for (long round = 0; round < 4; round++) {
+        for (long i = 0; i < 100; i++)
+            CHECK(akhyp_thread_create(detached, (void*)i, "det", 0, i % 2 ? 16384 : 0, 0) == 0, i);
+        akhyp_mutex_enter(&g_det_mtx);
+        while (g_det_done < (round + 1) * 100)
+            akhyp_cond_wait(&g_det_cv, &g_det_mtx);
+        akhyp_mutex_exit(&g_det_mtx);
+    }
+    /* Joining a thread that has already exited, and one still running. */
+    void *a, *b;
+    CHECK(akhyp_thread_create(quick, 0, "quick", 1, 0, &a) == 0, 0);
+    akhyp_clock_sleep(now() + 5 * MS);
+    CHECK(akhyp_thread_join(a) == 0, 0);
+    CHECK(akhyp_thread_create(quick, 0, "quick", 1, 0, &b) == 0, 0);
+    CHECK(akhyp_thread_join(b) == 0, 0);
+    akhyp_clock_sleep(now() + 5 * MS); /* let the last detached threads die */
+    CHECK(g_exit_upcalls == 400, g_exit_upcalls);
+    CHECK(akhyp_init(AK_HYPERCALL_VERSION, 0) == 0, 0);
+    pass("threads");
 }
 
 /* --- mutual exclusion under preemption --------------------------------- */
@@ -369,6 +428,7 @@ int ak_kvm_main(int argc, char** argv) {
     return 0;
 #else
     out("kvm-test: start\n");
+    g_last_pass = akhyp_clock_now(AKHYP_CLOCK_MONOTONIC);
     CHECK(argc == 2, argc);
     CHECK(__builtin_strcmp(argv[0], "app") == 0 && __builtin_strcmp(argv[1], "two words") == 0, 0);
 #endif
@@ -381,6 +441,7 @@ int ak_kvm_main(int argc, char** argv) {
 #else
     test_misc();
     test_malloc();
+    test_threads();
     test_ping_pong();
     test_mutex();
     test_rwlock();
