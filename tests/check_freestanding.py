@@ -15,7 +15,9 @@ ALLOWED = [
     r'__(u?(div|mod|mul)|neg|ashl|ashr|lshr|popcount|clz|ctz|ffs|parity|bswap|cmp|ucmp)[a-z]*[sdt]i[0-9]?',  # libgcc
 ]
 SANITIZER = [r'__(asan|ubsan|sanitizer|sancov|lsan|msan|tsan)_\w+', r'__sancov\w*',
-             r'__start___sancov\w+', r'__stop___sancov\w+']
+             r'__start___sancov\w+', r'__stop___sancov\w+',
+             # clang's -fsanitize=function compares function type_info
+             r'_ZTVN10__cxxabiv1\d+__function_type_infoE', r'_ZTIF\w+']
 
 
 def symbols(nm, archive):
