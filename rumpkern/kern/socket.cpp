@@ -9,7 +9,8 @@ namespace ak {
 using namespace abi;
 
 namespace {
-Mutex g_family_lock;
+NoDestroy<Mutex> g_family_lock_storage;
+Mutex& g_family_lock = g_family_lock_storage;
 List<SocketFamily, &SocketFamily::node> g_families AK_GUARDED_BY(g_family_lock);
 Atomic<uint64_t> g_socket_ino{1};
 

@@ -96,6 +96,10 @@ Ifnet::Ifnet(const char* name, LinkType link, uint32_t mtu) : m_link(link), m_mt
 
 Ifnet::~Ifnet() = default;
 
+Result<void> Ifnet::driver_transmit(RefPtr<PacketBuffer>) {
+    return ENODEV;
+}
+
 List<Ifnet, &Ifnet::m_node>& if_list() {
     return g_ifnets.get();
 }

@@ -13,6 +13,13 @@
 #include <anykern/kern.h>
 #include <net/inet.h>
 
+// The network group is optional (AKHYP_GROUP_NET): a platform without it
+// (kvm today) does not define these, so they are weak references, only
+// called after akhyp_groups() said the group is there.
+#pragma weak akhyp_net_open
+#pragma weak akhyp_net_send
+#pragma weak akhyp_net_close
+
 namespace ak::net {
 
 Result<void> dhcp_start(Ifnet& ifp);
@@ -181,7 +188,7 @@ Result<Spec> parse_spec(const char* text) {
 } // namespace
 
 Result<int> if_attach_spec(const char* text, char* name_out, size_t name_len) {
-    if (!(akhyp_groups() & AKHYP_GROUP_NET))
+    if (!(akhyp_groups() & AKHYP_GROUP_NET) || !akhyp_net_open)
         return ENOSYS;
     Spec s = TRY(parse_spec(text));
     char name[abi::k_ifnamsiz];

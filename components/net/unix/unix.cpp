@@ -22,7 +22,9 @@ using namespace abi;
 
 namespace {
 
-Mutex g_unix_lock;
+// Never destroyed: no exit-time destructors in kernel code.
+NoDestroy<Mutex> g_unix_lock_storage;
+Mutex& g_unix_lock = g_unix_lock_storage;
 
 struct UnixMsg {
     ListNode node;

@@ -60,7 +60,7 @@ constexpr size_t align_up(size_t v, size_t a) {
 
 class NonCopyable {
 public:
-    NonCopyable() = default;
+    constexpr NonCopyable() = default;
     NonCopyable(const NonCopyable&) = delete;
     NonCopyable& operator=(const NonCopyable&) = delete;
 };

@@ -44,7 +44,9 @@ public:
 
     // Hand a frame to the driver.  Called with the net lock held; must not
     // block for long.  The driver consumes the reference.
-    virtual Result<void> driver_transmit(RefPtr<PacketBuffer> frame) = 0;
+    // (Not pure virtual: that would need the C++ runtime's
+    // __cxa_pure_virtual.)
+    virtual Result<void> driver_transmit(RefPtr<PacketBuffer> frame);
     // Driver-specific teardown before the interface is removed.
     virtual void driver_detach() {}
 
