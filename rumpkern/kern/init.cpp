@@ -10,8 +10,10 @@
 #include <anykern/kern.h>
 
 extern "C" {
-extern const ak::Component* const __start_ak_components[] __attribute__((weak, visibility("hidden")));
-extern const ak::Component* const __stop_ak_components[] __attribute__((weak, visibility("hidden")));
+extern const ak::Component* const __start_ak_components[]
+    __attribute__((weak, visibility("hidden")));
+extern const ak::Component* const __stop_ak_components[]
+    __attribute__((weak, visibility("hidden")));
 }
 
 namespace ak {
@@ -52,6 +54,9 @@ Result<void> kernel_init() {
     if (int e = akhyp_init(AK_HYPERCALL_VERSION, &k_upcalls))
         return e;
     params_load();
+    uint32_t seed = 0;
+    if (akhyp_getrandom(&seed, sizeof seed) == 0)
+        set_string_hash_seed(seed);
     TRY(proc_bootstrap());
     TRY(vfs_bootstrap());
     TRY(run_components(InitLevel::Base, InitLevel::Late));
@@ -67,7 +72,9 @@ Result<void> kernel_init() {
 
 } // namespace
 
-bool kernel_is_up() { return g_state.load(MemoryOrder::Acquire) == 2; }
+bool kernel_is_up() {
+    return g_state.load(MemoryOrder::Acquire) == 2;
+}
 
 } // namespace ak
 

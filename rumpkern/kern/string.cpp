@@ -3,6 +3,17 @@
 
 namespace ak {
 
+namespace {
+uint32_t g_hash_seed;
+}
+
+uint32_t string_hash_seed() {
+    return g_hash_seed;
+}
+void set_string_hash_seed(uint32_t seed) {
+    g_hash_seed = seed;
+}
+
 size_t str_len(const char* s) {
     size_t n = 0;
     while (s[n])
@@ -58,12 +69,14 @@ template <typename F> size_t Uio::walk(size_t n, F&& f) {
 
 size_t Uio::copy_out(const void* src, size_t n) {
     auto* s = static_cast<const uint8_t*>(src);
-    return walk(n, [&](uint8_t* user, size_t done, size_t len) { __builtin_memcpy(user, s + done, len); });
+    return walk(
+        n, [&](uint8_t* user, size_t done, size_t len) { __builtin_memcpy(user, s + done, len); });
 }
 
 size_t Uio::copy_in(void* dst, size_t n) {
     auto* d = static_cast<uint8_t*>(dst);
-    return walk(n, [&](uint8_t* user, size_t done, size_t len) { __builtin_memcpy(d + done, user, len); });
+    return walk(
+        n, [&](uint8_t* user, size_t done, size_t len) { __builtin_memcpy(d + done, user, len); });
 }
 
 size_t Uio::zero_fill(size_t n) {

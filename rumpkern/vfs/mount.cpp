@@ -42,7 +42,16 @@ FileSystemType g_emptyfs("rootfs", nullptr, false);
 
 } // namespace
 
-uint64_t vfs_alloc_dev() { return g_next_dev.fetch_add(1); }
+// A mount that never made it into the table: let the file system release
+// its nodes and break the mount <-> root reference cycle.
+void discard_mount(Mount& m) {
+    (void)m.unmount(true);
+    m.m_root.clear();
+}
+
+uint64_t vfs_alloc_dev() {
+    return g_next_dev.fetch_add(1);
+}
 
 Result<void> vfs_bootstrap() {
     g_mount_lock = make<RwLock>();
@@ -88,10 +97,17 @@ Result<void> vfs_mount_root(StringView fstype, unsigned long flags) {
             return ENODEV;
         m = TRY(t->mount(fstype, flags, nullptr));
     }
-    m->m_source = TRY(KString::create(fstype.empty() ? StringView("rootfs") : fstype));
+    auto src = KString::create(fstype.empty() ? StringView("rootfs") : fstype);
+    if (src.is_error()) {
+        discard_mount(*m);
+        return Error{src.error()};
+    }
+    m->m_source = src.release_value();
     WriteGuard g(*g_mount_lock);
-    if (g_root_mount)
+    if (g_root_mount) {
+        discard_mount(*m);
         return EBUSY;
+    }
     g_root_mount = m.leak(); // the table's reference
     g_mounts->push_back(*g_root_mount);
     return {};
@@ -127,10 +143,17 @@ Result<void> vfs_mount(StringView fstype, Vnode& where, StringView source, unsig
     if (!t)
         return ENODEV;
     RefPtr<Mount> m = TRY(t->mount(source, flags, data));
-    m->m_source = TRY(KString::create(source.empty() ? fstype : source));
+    auto src = KString::create(source.empty() ? fstype : source);
+    if (src.is_error()) {
+        discard_mount(*m);
+        return Error{src.error()};
+    }
+    m->m_source = src.release_value();
     WriteGuard g(*g_mount_lock);
-    if (where.m_mounted_here)
+    if (where.m_mounted_here) {
+        discard_mount(*m);
         return EBUSY;
+    }
     m->m_covered = RefPtr<Vnode>(&where);
     m->m_parent = &where.mount();
     where.m_mounted_here = m.get();
@@ -173,6 +196,19 @@ Result<void> vfs_umount(Vnode& root, int flags) {
     m->m_root.clear();
     m->unref(); // the table's reference
     return r;
+}
+
+Result<void> vfs_remount(Mount& m, unsigned long flags) {
+    constexpr unsigned long k_changeable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+                                           MS_SYNCHRONOUS | MS_NOATIME | MS_NODIRATIME |
+                                           MS_RELATIME | MS_STRICTATIME;
+    if (!(flags & MS_RDONLY) && m.read_only() && &m.fstype() == &g_emptyfs)
+        return EROFS;
+    TRY(m.remount(flags));
+    if ((flags & MS_RDONLY) && !m.read_only())
+        TRY(m.sync());
+    m.m_flags.store((m.flags() & ~k_changeable) | (flags & k_changeable));
+    return {};
 }
 
 void vfs_foreach_mount(void (*fn)(Mount&, void*), void* ctx) {

@@ -1,4 +1,5 @@
 // Open files backed by a vnode.
+#include <ak/time.h>
 #include <ak/vfs.h>
 #include <ak/wait.h>
 
@@ -123,8 +124,9 @@ public:
         if (m_vnode->mount().read_only())
             return EROFS;
         SetAttr sa;
-        sa.mask = SetAttr::Size;
+        sa.mask = SetAttr::Size | SetAttr::Mtime | SetAttr::Ctime;
         sa.size = length;
+        sa.mtime = sa.ctime = realtime_now();
         WriteGuard g(m_vnode->lock());
         return m_vnode->setattr(sa);
     }

@@ -4,6 +4,7 @@
 #include <ak/log.h>
 #include <ak/syscall.h>
 #include <ak/time.h>
+#include <ak/vector.h>
 
 namespace ak::sys {
 
@@ -202,24 +203,34 @@ Result<long> do_rmdir(int dirfd, const char* upath) {
     return 0L;
 }
 
-// Is a an ancestor of (or equal to) d, within one mount?
-Result<bool> is_ancestor(Vnode& a, RefPtr<Vnode> d) {
+// The directories from d up to the root of its mount, d first.  Called with
+// the mount's rename lock held, so the chain cannot change until rename is
+// done, and before rename locks any directory (parent() takes d's lock).
+Result<Vector<Vnode*>> ancestors(RefPtr<Vnode> d, Vector<RefPtr<Vnode>>& hold) {
+    Vector<Vnode*> chain;
     RefPtr<Vnode> root = d->mount().root();
-    for (int depth = 0; depth < 4096; depth++) {
-        if (d.get() == &a)
-            return true;
-        if (d.get() == root.get())
-            return false;
+    for (;;) {
+        TRY(chain.try_append(d.get()));
+        TRY(hold.try_append(d));
+        if (d.get() == root.get() || chain.size() > 4096)
+            break;
         RefPtr<Vnode> up;
         {
             ReadGuard g(d->lock());
             up = TRY(d->parent());
         }
         if (up.get() == d.get())
-            return false;
+            break;
         d = move(up);
     }
-    return ELOOP;
+    return chain;
+}
+
+bool contains(const Vector<Vnode*>& chain, Vnode* v) {
+    for (Vnode* c : chain)
+        if (c == v)
+            return true;
+    return false;
 }
 
 Result<long> do_rename(int olddirfd, const char* uold, int newdirfd, const char* unew,
@@ -245,6 +256,13 @@ Result<long> do_rename(int olddirfd, const char* uold, int newdirfd, const char*
     Vnode* d1 = po.dir.get();
     Vnode* d2 = pn.dir.get();
     MutexGuard rg(d1->mount().rename_lock());
+    // For the loop checks: a directory may not move below itself.
+    Vector<RefPtr<Vnode>> hold;
+    Vector<Vnode*> up_from_new, up_from_old;
+    if (d1 != d2) {
+        up_from_new = TRY(ancestors(pn.dir, hold));
+        up_from_old = TRY(ancestors(po.dir, hold));
+    }
     // Lock both directories, the ancestor first when one contains the other
     // is not needed: only rename takes two directory locks, and it holds
     // the mount's rename lock.
@@ -290,10 +308,10 @@ Result<long> do_rename(int olddirfd, const char* uold, int newdirfd, const char*
         return EBUSY;
     if (src.get() == p.root().get() || (target && target.get() == p.root().get()))
         return EBUSY;
-    if (src->is_dir() && d1 != d2 && TRY(is_ancestor(*src, pn.dir)))
+    if (src->is_dir() && d1 != d2 && contains(up_from_new, src.get()))
         return EINVAL;
     if ((flags & RENAME_EXCHANGE) && target->is_dir() && d1 != d2 &&
-        TRY(is_ancestor(*target, po.dir)))
+        contains(up_from_old, target.get()))
         return EINVAL;
     TRY(vfs_may_delete(*d1, *src, cred));
     if (target) {
@@ -307,11 +325,13 @@ Result<long> do_rename(int olddirfd, const char* uold, int newdirfd, const char*
         // Moving a directory rewrites its "..": needs write permission on it.
         if (src->is_dir()) {
             VAttr sa;
+            ReadGuard gs(src->lock());
             TRY(src->getattr(sa));
             TRY(vfs_access_attr(sa, cred, W_OK));
         }
         if ((flags & RENAME_EXCHANGE) && target->is_dir()) {
             VAttr ta;
+            ReadGuard gt(target->lock());
             TRY(target->getattr(ta));
             TRY(vfs_access_attr(ta, cred, W_OK));
         }
@@ -493,8 +513,8 @@ Result<long> do_truncate_vnode(Vnode& v, int64_t length) {
 Result<long> do_access(int dirfd, const char* upath, int mode, int flags) {
     if (mode & ~(R_OK | W_OK | X_OK))
         return EINVAL;
-    RefPtr<Vnode> v = TRY(
-        lookup_at(dirfd, upath, flags, AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
+    RefPtr<Vnode> v =
+        TRY(lookup_at(dirfd, upath, flags, AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
     Cred cred = curproc().cred();
     if (!(flags & AT_EACCESS)) {
         cred.euid = cred.uid;
@@ -513,13 +533,15 @@ Result<long> do_access(int dirfd, const char* upath, int mode, int flags) {
 Result<void> statfs_of(Vnode& v, abi::Statfs* ubuf) {
     abi::Statfs st;
     TRY(v.mount().statfs(st));
-    st.f_flags = static_cast<int64_t>(v.mount().flags() & (MS_RDONLY | MS_NOSUID | MS_NODEV |
-                                                           MS_NOEXEC | MS_NOATIME)) |
+    st.f_flags = static_cast<int64_t>(v.mount().flags() &
+                                      (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME)) |
                  0x20 /* ST_VALID */;
     return copy_out(ubuf, st);
 }
 
-bool valid_nsec(int64_t ns) { return ns == UTIME_NOW || ns == UTIME_OMIT || (ns >= 0 && ns < k_ns_per_sec); }
+bool valid_nsec(int64_t ns) {
+    return ns == UTIME_NOW || ns == UTIME_OMIT || (ns >= 0 && ns < k_ns_per_sec);
+}
 
 } // namespace
 
@@ -533,7 +555,9 @@ Result<long> sys_creat(const char* path, uint32_t mode) {
     return do_open(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
-Result<long> sys_stat(const char* path, abi::Stat* st) { return do_stat(AT_FDCWD, path, st, 0); }
+Result<long> sys_stat(const char* path, abi::Stat* st) {
+    return do_stat(AT_FDCWD, path, st, 0);
+}
 Result<long> sys_lstat(const char* path, abi::Stat* st) {
     return do_stat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
@@ -592,24 +616,32 @@ Result<long> sys_getdents64(int fd, void* dirp, size_t count) {
     if (f->flags() & O_PATH)
         return EBADF;
     MutexGuard g(f->m_pos_lock);
-    size_t n = TRY(f->getdents(Span<uint8_t>(static_cast<uint8_t*>(dirp), min(count, k_max_rw)),
-                               f->m_pos));
+    size_t n = TRY(
+        f->getdents(Span<uint8_t>(static_cast<uint8_t*>(dirp), min(count, k_max_rw)), f->m_pos));
     return static_cast<long>(n);
 }
 
-Result<long> sys_mkdir(const char* path, uint32_t mode) { return do_mkdir(AT_FDCWD, path, mode); }
+Result<long> sys_mkdir(const char* path, uint32_t mode) {
+    return do_mkdir(AT_FDCWD, path, mode);
+}
 Result<long> sys_mkdirat(int dirfd, const char* path, uint32_t mode) {
     return do_mkdir(dirfd, path, mode);
 }
-Result<long> sys_rmdir(const char* path) { return do_rmdir(AT_FDCWD, path); }
-Result<long> sys_unlink(const char* path) { return do_unlink(AT_FDCWD, path); }
+Result<long> sys_rmdir(const char* path) {
+    return do_rmdir(AT_FDCWD, path);
+}
+Result<long> sys_unlink(const char* path) {
+    return do_unlink(AT_FDCWD, path);
+}
 Result<long> sys_unlinkat(int dirfd, const char* path, int flags) {
     if (flags & ~AT_REMOVEDIR)
         return EINVAL;
     return (flags & AT_REMOVEDIR) ? do_rmdir(dirfd, path) : do_unlink(dirfd, path);
 }
 
-Result<long> sys_rename(const char* o, const char* n) { return do_rename(AT_FDCWD, o, AT_FDCWD, n, 0); }
+Result<long> sys_rename(const char* o, const char* n) {
+    return do_rename(AT_FDCWD, o, AT_FDCWD, n, 0);
+}
 Result<long> sys_renameat(int od, const char* o, int nd, const char* n) {
     return do_rename(od, o, nd, n, 0);
 }
@@ -617,7 +649,9 @@ Result<long> sys_renameat2(int od, const char* o, int nd, const char* n, unsigne
     return do_rename(od, o, nd, n, flags);
 }
 
-Result<long> sys_link(const char* o, const char* n) { return do_link(AT_FDCWD, o, AT_FDCWD, n, 0); }
+Result<long> sys_link(const char* o, const char* n) {
+    return do_link(AT_FDCWD, o, AT_FDCWD, n, 0);
+}
 Result<long> sys_linkat(int od, const char* o, int nd, const char* n, int flags) {
     return do_link(od, o, nd, n, flags);
 }
@@ -716,7 +750,9 @@ Result<long> sys_syncfs(int fd) {
     return 0L;
 }
 
-Result<long> sys_access(const char* path, int mode) { return do_access(AT_FDCWD, path, mode, 0); }
+Result<long> sys_access(const char* path, int mode) {
+    return do_access(AT_FDCWD, path, mode, 0);
+}
 Result<long> sys_faccessat(int dirfd, const char* path, int mode) {
     return do_access(dirfd, path, mode, 0);
 }
@@ -928,7 +964,7 @@ Result<long> sys_mount(const char* usource, const char* utarget, const char* ufs
         Mount& m = where->mount();
         if (m.root().get() != where.get())
             return EINVAL;
-        TRY(m.remount(flags));
+        TRY(vfs_remount(m, flags));
         return 0L;
     }
     if (!where->is_dir())

@@ -49,22 +49,48 @@ Vnode::Vnode(Mount& mount, VType type, uint64_t ino)
     : m_mount_ref(&mount), m_mount(&mount), m_type(type), m_ino(ino) {}
 Vnode::~Vnode() = default;
 
-Result<RefPtr<Vnode>> Vnode::lookup(StringView) { return is_dir() ? ENOENT : ENOTDIR; }
-Result<RefPtr<Vnode>> Vnode::parent() { return ENOTDIR; }
-Result<RefPtr<Vnode>> Vnode::create(StringView, uint32_t, const Cred&, uint64_t) { return EPERM; }
-Result<RefPtr<Vnode>> Vnode::mkdir(StringView, uint32_t, const Cred&) { return EPERM; }
-Result<RefPtr<Vnode>> Vnode::symlink(StringView, StringView, const Cred&) { return EPERM; }
-Result<void> Vnode::link(StringView, Vnode&) { return EPERM; }
-Result<void> Vnode::unlink(StringView, Vnode&) { return EPERM; }
-Result<void> Vnode::rmdir(StringView, Vnode&) { return EPERM; }
+Result<RefPtr<Vnode>> Vnode::lookup(StringView) {
+    return is_dir() ? ENOENT : ENOTDIR;
+}
+Result<RefPtr<Vnode>> Vnode::parent() {
+    return ENOTDIR;
+}
+Result<RefPtr<Vnode>> Vnode::create(StringView, uint32_t, const Cred&, uint64_t) {
+    return EPERM;
+}
+Result<RefPtr<Vnode>> Vnode::mkdir(StringView, uint32_t, const Cred&) {
+    return EPERM;
+}
+Result<RefPtr<Vnode>> Vnode::symlink(StringView, StringView, const Cred&) {
+    return EPERM;
+}
+Result<void> Vnode::link(StringView, Vnode&) {
+    return EPERM;
+}
+Result<void> Vnode::unlink(StringView, Vnode&) {
+    return EPERM;
+}
+Result<void> Vnode::rmdir(StringView, Vnode&) {
+    return EPERM;
+}
 Result<void> Vnode::rename(StringView, Vnode&, Vnode&, StringView, Vnode*, unsigned) {
     return EPERM;
 }
-Result<void> Vnode::readdir(int64_t, DirentSink&) { return ENOTDIR; }
-Result<size_t> Vnode::readlink(Span<char>) { return EINVAL; }
-Result<size_t> Vnode::read(Uio&, int64_t) { return is_dir() ? EISDIR : EINVAL; }
-Result<size_t> Vnode::write(Uio&, int64_t&, int) { return is_dir() ? EISDIR : EINVAL; }
-Result<void> Vnode::fsync(bool) { return {}; }
+Result<void> Vnode::readdir(int64_t, DirentSink&) {
+    return ENOTDIR;
+}
+Result<size_t> Vnode::readlink(Span<char>) {
+    return EINVAL;
+}
+Result<size_t> Vnode::read(Uio&, int64_t) {
+    return is_dir() ? EISDIR : EINVAL;
+}
+Result<size_t> Vnode::write(Uio&, int64_t&, int) {
+    return is_dir() ? EISDIR : EINVAL;
+}
+Result<void> Vnode::fsync(bool) {
+    return {};
+}
 Result<void> Vnode::getattr(VAttr& a) {
     a = VAttr{};
     a.ino = m_ino;
@@ -72,8 +98,12 @@ Result<void> Vnode::getattr(VAttr& a) {
     a.mode = is_dir() ? (S_IFDIR | 0555) : (S_IFREG | 0444);
     return {};
 }
-Result<void> Vnode::setattr(const SetAttr&) { return EPERM; }
-Result<RefPtr<File>> Vnode::open_special(int flags) { return vnode_open_file(RefPtr<Vnode>(this), flags); }
+Result<void> Vnode::setattr(const SetAttr&) {
+    return EPERM;
+}
+Result<RefPtr<File>> Vnode::open_special(int flags) {
+    return vnode_open_file(RefPtr<Vnode>(this), flags);
+}
 
 Mount::Mount(FileSystemType& type, unsigned long flags)
     : m_type(&type), m_flags(flags), m_dev(vfs_alloc_dev()) {}
@@ -86,9 +116,15 @@ Result<void> Mount::statfs(abi::Statfs& st) {
     st.f_namelen = NAME_MAX;
     return {};
 }
-Result<void> Mount::sync() { return {}; }
-Result<void> Mount::unmount(bool) { return {}; }
-Result<void> Mount::remount(unsigned long) { return {}; }
+Result<void> Mount::sync() {
+    return {};
+}
+Result<void> Mount::unmount(bool) {
+    return {};
+}
+Result<void> Mount::remount(unsigned long) {
+    return {};
+}
 
 void vattr_to_stat(const VAttr& a, uint64_t dev, abi::Stat& st) {
     __builtin_memset(&st, 0, sizeof st);
@@ -143,6 +179,7 @@ Result<void> vfs_may_delete(Vnode& dir, Vnode& victim, const Cred& cred) {
     TRY(vfs_access_attr(da, cred, W_OK | X_OK));
     if ((da.mode & S_ISVTX) && cred.euid != 0) {
         VAttr va;
+        ReadGuard g(victim.lock());
         TRY(victim.getattr(va));
         if (va.uid != cred.euid && da.uid != cred.euid)
             return EPERM;

@@ -43,17 +43,23 @@ namespace ak {
 using std::forward;
 using std::move;
 
-template <typename T> constexpr const T& min(const T& a, const T& b) { return b < a ? b : a; }
-template <typename T> constexpr const T& max(const T& a, const T& b) { return a < b ? b : a; }
+template <typename T> constexpr const T& min(const T& a, const T& b) {
+    return b < a ? b : a;
+}
+template <typename T> constexpr const T& max(const T& a, const T& b) {
+    return a < b ? b : a;
+}
 
-constexpr size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+constexpr size_t align_up(size_t v, size_t a) {
+    return (v + a - 1) & ~(a - 1);
+}
 
 // Kernel panic: prints the message and stops the kernel instance.
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 class NonCopyable {
 public:
-    NonCopyable() = default;
+    constexpr NonCopyable() = default;
     NonCopyable(const NonCopyable&) = delete;
     NonCopyable& operator=(const NonCopyable&) = delete;
 };
@@ -61,8 +67,8 @@ public:
 } // namespace ak
 
 // Invariant checks on kernel state (never on untrusted input).
-#define AK_ASSERT(cond)                                                                  \
-    do {                                                                                 \
-        if (AK_UNLIKELY(!(cond)))                                                        \
-            ::ak::panic("assertion failed: %s at %s:%d", #cond, __FILE__, __LINE__);     \
+#define AK_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (AK_UNLIKELY(!(cond)))                                                                  \
+            ::ak::panic("assertion failed: %s at %s:%d", #cond, __FILE__, __LINE__);               \
     } while (0)

@@ -11,6 +11,8 @@
 namespace ak {
 enum Errno : int {};
 }
+// Header-inline kernel code writes `return Errno(ENOMEM);` so it means the
+// same when a hosted test has the host's int-valued macros instead.
 #ifndef EPERM
 #define EPERM ((::ak::Errno)1)
 #endif

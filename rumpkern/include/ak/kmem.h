@@ -63,8 +63,7 @@ public:
     explicit UniquePtr(T* p) : m_ptr(p) {}
     UniquePtr(UniquePtr&& o) : m_ptr(o.release()) {}
     template <typename U>
-        requires std::is_convertible_v<U*, T*>
-    UniquePtr(UniquePtr<U>&& o) : m_ptr(o.release()) {}
+    requires std::is_convertible_v<U*, T*> UniquePtr(UniquePtr<U>&& o) : m_ptr(o.release()) {}
     UniquePtr& operator=(UniquePtr&& o) {
         reset(o.release());
         return *this;
@@ -92,7 +91,7 @@ private:
 template <typename T, typename... Args> Result<UniquePtr<T>> try_make_unique(Args&&... args) {
     T* p = make<T>(forward<Args>(args)...);
     if (!p)
-        return ENOMEM;
+        return Errno(ENOMEM);
     return UniquePtr<T>(p);
 }
 

@@ -8,7 +8,7 @@ namespace ak {
 
 class ListNode : NonCopyable {
 public:
-    ListNode() = default;
+    constexpr ListNode() = default;
     bool linked() const { return m_next != nullptr; }
 
 private:

@@ -56,11 +56,9 @@ public:
     RefPtr(const RefPtr& o) : RefPtr(o.m_ptr) {}
     RefPtr(RefPtr&& o) : m_ptr(o.leak()) {}
     template <typename U>
-        requires std::is_convertible_v<U*, T*>
-    RefPtr(const RefPtr<U>& o) : RefPtr(o.get()) {}
+    requires std::is_convertible_v<U*, T*> RefPtr(const RefPtr<U>& o) : RefPtr(o.get()) {}
     template <typename U>
-        requires std::is_convertible_v<U*, T*>
-    RefPtr(RefPtr<U>&& o) : m_ptr(o.leak()) {}
+    requires std::is_convertible_v<U*, T*> RefPtr(RefPtr<U>&& o) : m_ptr(o.leak()) {}
     ~RefPtr() { clear(); }
     RefPtr& operator=(const RefPtr& o) {
         if (o.m_ptr)
@@ -102,13 +100,15 @@ private:
     T* m_ptr = nullptr;
 };
 
-template <typename T> RefPtr<T> adopt_ref(T* p) { return RefPtr<T>(p, AdoptTag{}); }
+template <typename T> RefPtr<T> adopt_ref(T* p) {
+    return RefPtr<T>(p, AdoptTag{});
+}
 
 // Allocate and construct a refcounted T; ENOMEM on failure.
 template <typename T, typename... Args> Result<RefPtr<T>> try_make_ref(Args&&... args) {
     T* p = make<T>(forward<Args>(args)...);
     if (!p)
-        return ENOMEM;
+        return Errno(ENOMEM);
     return adopt_ref(p);
 }
 

@@ -13,6 +13,9 @@ int str_cmp(const char* a, const char* b);
 // Copy with truncation; always NUL-terminates when size > 0.  Returns the
 // length of src.
 size_t str_copy(char* dst, const char* src, size_t size);
+// Per-boot seed for StringView::hash (set once at kernel init).
+uint32_t string_hash_seed();
+void set_string_hash_seed(uint32_t seed);
 
 class StringView {
 public:
@@ -36,9 +39,10 @@ public:
     bool starts_with(StringView p) const {
         return p.m_len <= m_len && __builtin_memcmp(m_chars, p.m_chars, p.m_len) == 0;
     }
+    // FNV-1a from a per-boot random seed, so names that collide cannot be
+    // chosen in advance (directory hash tables face untrusted names).
     uint32_t hash() const {
-        // FNV-1a
-        uint32_t h = 2166136261u;
+        uint32_t h = 2166136261u ^ string_hash_seed();
         for (size_t i = 0; i < m_len; i++)
             h = (h ^ uint8_t(m_chars[i])) * 16777619u;
         return h;
@@ -72,7 +76,7 @@ public:
         KString k;
         k.m_chars = static_cast<char*>(kmem_alloc(s.length() + 1));
         if (!k.m_chars)
-            return ENOMEM;
+            return Errno(ENOMEM);
         if (s.length())
             __builtin_memcpy(k.m_chars, s.data(), s.length());
         k.m_chars[s.length()] = 0;

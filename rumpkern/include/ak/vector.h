@@ -49,10 +49,10 @@ public:
         if (n <= m_capacity)
             return {};
         if (n > (~size_t(0)) / sizeof(T))
-            return ENOMEM;
+            return Errno(ENOMEM);
         T* nd = static_cast<T*>(kmem_alloc(n * sizeof(T)));
         if (!nd)
-            return ENOMEM;
+            return Errno(ENOMEM);
         for (size_t i = 0; i < m_size; i++) {
             new (&nd[i]) T(move(m_data[i]));
             m_data[i].~T();

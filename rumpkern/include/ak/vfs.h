@@ -107,16 +107,18 @@ public:
     // replacing target when non-null (the VFS checked type compatibility;
     // the fs checks a replaced directory is empty).  flags: RENAME_EXCHANGE
     // swaps src and target; RENAME_NOREPLACE is handled by the VFS.
-    virtual Result<void> rename(StringView oldname, Vnode& src, Vnode& newdir,
-                                StringView newname, Vnode* target, unsigned flags);
+    virtual Result<void> rename(StringView oldname, Vnode& src, Vnode& newdir, StringView newname,
+                                Vnode* target, unsigned flags);
     // Emit entries starting at cookie (0 = start; "." and ".." included).
     virtual Result<void> readdir(int64_t cookie, DirentSink& sink);
 
     // --- Non-directory operations ----------------------------------------
     virtual Result<size_t> readlink(Span<char> buf);
     virtual Result<size_t> read(Uio& uio, int64_t offset);
-    // ioflags: O_APPEND (offset is ignored, data goes at the end; the new
-    // end is returned through offset), O_SYNC/O_DSYNC.
+    // ioflags: O_APPEND (offset is ignored and the data goes at the end;
+    // the file system stores where the data was written, the old end of
+    // file, in offset), O_SYNC/O_DSYNC.  Returns the bytes written; the
+    // caller's new file position is offset + that count.
     virtual Result<size_t> write(Uio& uio, int64_t& offset, int ioflags);
     virtual Result<void> fsync(bool datasync);
 
@@ -177,6 +179,8 @@ private:
     friend Result<void> vfs_umount(Vnode&, int);
     friend Result<void> vfs_mount_root(StringView, unsigned long);
     friend void vfs_shutdown();
+    friend void discard_mount(Mount&);
+    friend Result<void> vfs_remount(Mount&, unsigned long);
     FileSystemType* m_type;
     Atomic<unsigned long> m_flags;
     uint64_t m_dev;
@@ -191,7 +195,7 @@ class FileSystemType : NonCopyable {
 public:
     using MountFn = Result<RefPtr<Mount>> (*)(FileSystemType& type, StringView source,
                                               unsigned long flags, const char* data);
-    FileSystemType(const char* name, MountFn fn, bool needs_device)
+    constexpr FileSystemType(const char* name, MountFn fn, bool needs_device)
         : m_name(name), m_mount(fn), m_needs_device(needs_device) {}
     const char* name() const { return m_name; }
     Result<RefPtr<Mount>> mount(StringView source, unsigned long flags, const char* data) {
@@ -214,6 +218,8 @@ FileSystemType* vfs_find_fstype(StringView name);
 Result<void> vfs_mount(StringView fstype, Vnode& where, StringView source, unsigned long flags,
                        const char* data);
 Result<void> vfs_umount(Vnode& root_of_mount, int flags);
+// MS_REMOUNT: let the file system agree, then change the mount's flags.
+Result<void> vfs_remount(Mount& m, unsigned long flags);
 Result<void> vfs_mount_root(StringView fstype, unsigned long flags);
 RefPtr<Vnode> vfs_root();
 // Follow file systems mounted on v.
@@ -235,12 +241,13 @@ uint64_t vfs_alloc_dev();
 Result<void> vfs_access(Vnode& v, const Cred& cred, int mask);
 Result<void> vfs_access_attr(const VAttr& a, const Cred& cred, int mask);
 // May cred delete or rename entry victim in dir (write+search, sticky bit).
+// The caller holds dir's lock; victim must not be locked by the caller.
 Result<void> vfs_may_delete(Vnode& dir, Vnode& victim, const Cred& cred);
 
 // --- Path lookup ---------------------------------------------------------
-constexpr unsigned k_lookup_follow = 1;      // follow a symlink in the last component
-constexpr unsigned k_lookup_directory = 2;   // the result must be a directory
-constexpr unsigned k_lookup_empty_path = 4;  // "" names dirfd itself (AT_EMPTY_PATH)
+constexpr unsigned k_lookup_follow = 1;     // follow a symlink in the last component
+constexpr unsigned k_lookup_directory = 2;  // the result must be a directory
+constexpr unsigned k_lookup_empty_path = 4; // "" names dirfd itself (AT_EMPTY_PATH)
 
 // Resolve path relative to dirfd (AT_FDCWD or a directory descriptor) in the
 // current process.

@@ -1,0 +1,134 @@
+// Internal interfaces of the kvm platform.  Nothing here is visible to the
+// kernel, which only sees anykern/hypercall.h.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <anykern/hypercall.h>
+
+namespace akkvm {
+
+constexpr uint64_t k_page_size = 4096;
+
+// --- cpu.h -----------------------------------------------------------------
+inline void outb(uint16_t port, uint8_t v) {
+    asm volatile("outb %0, %1" ::"a"(v), "Nd"(port));
+}
+inline void outw(uint16_t port, uint16_t v) {
+    asm volatile("outw %0, %1" ::"a"(v), "Nd"(port));
+}
+inline void outl(uint16_t port, uint32_t v) {
+    asm volatile("outl %0, %1" ::"a"(v), "Nd"(port));
+}
+inline uint8_t inb(uint16_t port) {
+    uint8_t v;
+    asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+inline uint64_t rdtsc() {
+    uint32_t lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t(hi) << 32) | lo;
+}
+inline uint64_t rdmsr(uint32_t msr) {
+    uint32_t lo, hi;
+    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return (uint64_t(hi) << 32) | lo;
+}
+inline void wrmsr(uint32_t msr, uint64_t v) {
+    asm volatile("wrmsr" ::"c"(msr), "a"(uint32_t(v)), "d"(uint32_t(v >> 32)));
+}
+inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
+    asm volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+inline void pause() {
+    asm volatile("pause");
+}
+
+// Interrupts off is the lock of this single-CPU platform: every scheduler,
+// allocator and console critical section runs under an IrqGuard.  (SMP will
+// add a spinlock beside the flag save; see docs/kvm.md.)
+inline uint64_t irq_save() {
+    uint64_t flags;
+    asm volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
+    return flags;
+}
+inline void irq_restore(uint64_t flags) {
+    if (flags & 0x200)
+        asm volatile("sti" ::: "memory");
+}
+class IrqGuard {
+public:
+    IrqGuard() : m_flags(irq_save()) {}
+    ~IrqGuard() { irq_restore(m_flags); }
+    IrqGuard(const IrqGuard&) = delete;
+    IrqGuard& operator=(const IrqGuard&) = delete;
+
+private:
+    uint64_t m_flags;
+};
+
+// --- console.cpp -----------------------------------------------------------
+void console_init();
+void console_write(const char* s, size_t len);
+void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+[[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+[[noreturn]] void machine_exit(int status);
+void acpi_init(uint64_t rsdp_paddr);
+
+// --- cmdline.cpp -----------------------------------------------------------
+void cmdline_init(const char* cmdline);
+// The value of key=value on the command line (before any "--"), or nullptr.
+const char* cmdline_get(const char* key, size_t* len);
+// Application arguments: the words after "--" (argv[0] is "app").
+int cmdline_args(char*** argv);
+
+// --- traps.cpp -------------------------------------------------------------
+struct TrapFrame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rdi, rsi, rbp, rdx, rcx, rbx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+void traps_init();
+using IrqHandler = void (*)(TrapFrame*);
+void irq_set_handler(unsigned vector, IrqHandler handler);
+void print_backtrace(uint64_t rbp);
+
+// --- memory.cpp ------------------------------------------------------------
+struct MemoryRange {
+    uint64_t base, size;
+};
+void memory_init(const MemoryRange* ram, size_t n);
+void* page_alloc(size_t npages); // page-aligned, or nullptr
+void page_free(void* p, size_t npages);
+uint64_t memory_total(); // bytes of usable RAM
+uint64_t memory_top();   // end of the highest RAM range
+
+// --- clock.cpp -------------------------------------------------------------
+void clock_init();
+int64_t monotonic_ns();
+void timer_arm(
+    int64_t deadline_ns); // one-shot LAPIC interrupt at deadline (<= 0 or INT64_MAX: off)
+uint64_t tsc_hz();
+constexpr unsigned k_timer_vector = 0x20;
+constexpr unsigned k_spurious_vector = 0xff;
+void lapic_eoi();
+
+// --- sched.cpp -------------------------------------------------------------
+void sched_init();
+void sched_timer_interrupt(); // from the timer vector, interrupts off
+void sched_preempt_point();   // end of an interrupt: switch if a slice ran out
+const char* current_thread_name();
+[[noreturn]] void sched_idle_loop();
+void sched_set_upcalls(const akhyp_upcalls* upcalls);
+
+// --- random.cpp ------------------------------------------------------------
+void random_init();
+
+} // namespace akkvm
+
+// The image's entry point, provided by the application side (ak-bake's
+// glue, or a test program).  Its return value is the exit status.
+extern "C" int ak_kvm_main(int argc, char** argv);
