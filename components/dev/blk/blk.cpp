@@ -5,6 +5,13 @@
 #include <ak/params.h>
 #include <anykern/disk.h>
 
+// The block group is optional (akhyp_groups() says whether a platform has
+// it), so its calls are referenced weakly: the component links with a
+// platform that lacks them and then attaches no disks.
+#pragma weak akhyp_blk_open
+#pragma weak akhyp_blk_submit
+#pragma weak akhyp_blk_close
+
 namespace ak {
 
 namespace {
@@ -561,7 +568,7 @@ size_t cache_limit() {
 }
 
 Result<void> blk_init() {
-    if (!(akhyp_groups() & AKHYP_GROUP_BLOCK)) {
+    if (!(akhyp_groups() & AKHYP_GROUP_BLOCK) || !akhyp_blk_open) {
         AK_LOG_INFO("blk: platform has no block group; no disks");
         return {};
     }

@@ -43,9 +43,8 @@ Result<Entry> parse(Ext2Vnode& dir, const uint8_t* data, uint32_t off) {
     } else {
         e.name_len = h.name_len | (uint32_t(h.file_type) << 8);
     }
-    if (e.rec_len < 8 || (e.rec_len & 3) || off + e.rec_len > bs ||
-        8 + e.name_len > e.rec_len || (e.inode && e.name_len == 0) ||
-        (e.inode && !f.valid_ino(e.inode))) {
+    if (e.rec_len < 8 || (e.rec_len & 3) || off + e.rec_len > bs || 8 + e.name_len > e.rec_len ||
+        (e.inode && e.name_len == 0) || (e.inode && !f.valid_ino(e.inode))) {
         f.fs_error("corrupt directory entry", dir.ino32());
         return EUCLEAN;
     }
@@ -72,7 +71,9 @@ void set_rec_len(uint8_t* data, uint32_t off, uint32_t rec_len) {
     __builtin_memcpy(data + off + 4, &r, 2);
 }
 
-void set_inode(uint8_t* data, uint32_t off, uint32_t ino) { __builtin_memcpy(data + off, &ino, 4); }
+void set_inode(uint8_t* data, uint32_t off, uint32_t ino) {
+    __builtin_memcpy(data + off, &ino, 4);
+}
 
 } // namespace
 
@@ -340,7 +341,9 @@ Result<void> check_dir_op(Ext2Vnode& dir) {
     return {};
 }
 
-uint32_t gid_of(const Inode& i) { return i.i_gid | (uint32_t(i.l_i_gid_high) << 16); }
+uint32_t gid_of(const Inode& i) {
+    return i.i_gid | (uint32_t(i.l_i_gid_high) << 16);
+}
 
 } // namespace
 
@@ -357,8 +360,8 @@ Result<RefPtr<Vnode>> Ext2Vnode::create(StringView name, uint32_t mode, const Cr
     if (type != S_IFREG && type != S_IFCHR && type != S_IFBLK && type != S_IFIFO &&
         type != S_IFSOCK)
         return EINVAL;
-    RefPtr<Ext2Vnode> v = TRY(
-        f.new_vnode(ino32(), mode, cred, gid_of(m_inode), m_inode.i_mode & S_ISGID));
+    RefPtr<Ext2Vnode> v =
+        TRY(f.new_vnode(ino32(), mode, cred, gid_of(m_inode), m_inode.i_mode & S_ISGID));
     if (type == S_IFCHR || type == S_IFBLK) {
         uint64_t major = (rdev >> 8) & 0xfff;
         uint64_t minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
@@ -390,8 +393,8 @@ Result<RefPtr<Vnode>> Ext2Vnode::mkdir(StringView name, uint32_t mode, const Cre
         return ENAMETOOLONG;
     if (m_inode.i_links_count >= k_link_max)
         return EMLINK;
-    RefPtr<Ext2Vnode> v = TRY(f.new_vnode(ino32(), S_IFDIR | (mode & 07777), cred,
-                                          gid_of(m_inode), m_inode.i_mode & S_ISGID));
+    RefPtr<Ext2Vnode> v = TRY(f.new_vnode(ino32(), S_IFDIR | (mode & 07777), cred, gid_of(m_inode),
+                                          m_inode.i_mode & S_ISGID));
     auto fail = [&](int e) -> Result<RefPtr<Vnode>> {
         v->m_inode.i_links_count = 0;
         (void)v->write_inode();

@@ -23,7 +23,7 @@ class Ext2Vnode final : public Vnode {
 public:
     Ext2Vnode(Ext2Mount& fs, VType type, uint32_t ino);
     ~Ext2Vnode() override;
-    void last_ref_dropped();
+    void last_ref_dropped() override;
 
     Result<RefPtr<Vnode>> lookup(StringView name) override;
     Result<RefPtr<Vnode>> parent() override;
@@ -182,9 +182,9 @@ private:
     uint32_t m_first_ino = k_good_old_first_ino;
     uint32_t m_itable_blocks = 0; // inode table blocks per group
     uint64_t m_max_file_size = 0;
-    bool m_was_clean = false;     // s_state had VALID when mounted read-write
-    bool m_rw_on_disk = false;    // we marked the fs not clean on disk
-    bool m_dead = false;          // unmounted; surviving vnodes get EIO
+    bool m_was_clean = false;  // s_state had VALID when mounted read-write
+    bool m_rw_on_disk = false; // we marked the fs not clean on disk
+    bool m_dead = false;       // unmounted; surviving vnodes get EIO
     bool m_sb_dirty = false;
     uint32_t m_next_generation = 1;
 

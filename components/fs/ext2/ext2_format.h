@@ -65,7 +65,7 @@ constexpr uint32_t k_incompat_ro = k_incompat_filetype | k_incompat_extents | k_
                                    k_incompat_flex_bg | k_incompat_mmp | k_incompat_inline_data;
 
 // i_flags
-constexpr uint32_t k_flag_index = 0x1000;    // hashed-indexed directory
+constexpr uint32_t k_flag_index = 0x1000; // hashed-indexed directory
 constexpr uint32_t k_flag_huge_file = 0x40000;
 constexpr uint32_t k_flag_extents = 0x80000;
 constexpr uint32_t k_flag_inline_data = 0x10000000;
@@ -202,7 +202,9 @@ struct DirEntryHeader {
 static_assert(sizeof(DirEntryHeader) == 8);
 
 // Space a directory entry with a name of len bytes needs.
-constexpr uint32_t dirent_size(uint32_t name_len) { return (8 + name_len + 3) & ~3u; }
+constexpr uint32_t dirent_size(uint32_t name_len) {
+    return (8 + name_len + 3) & ~3u;
+}
 
 // Extended attribute block header (we only keep its reference count right).
 constexpr uint32_t k_xattr_magic = 0xEA020000;

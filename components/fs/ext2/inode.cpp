@@ -31,12 +31,13 @@ constexpr uint64_t k_rdev_minor_mask = 0xff;
 
 } // namespace
 
-Ext2Vnode::Ext2Vnode(Ext2Mount& fs, VType type, uint32_t ino)
-    : Vnode(fs, type, ino), m_fs(&fs) {}
+Ext2Vnode::Ext2Vnode(Ext2Mount& fs, VType type, uint32_t ino) : Vnode(fs, type, ino), m_fs(&fs) {}
 
 Ext2Vnode::~Ext2Vnode() = default;
 
-void Ext2Vnode::last_ref_dropped() { m_fs->vnode_released(this); }
+void Ext2Vnode::last_ref_dropped() {
+    m_fs->vnode_released(this);
+}
 
 uint64_t Ext2Vnode::size() const {
     uint64_t s = m_inode.i_size;
@@ -133,8 +134,7 @@ Result<uint32_t> Ext2Vnode::bmap(uint64_t lblk, bool alloc, bool* fresh) {
     }
     if (alloc && uint64_t(m_inode.i_blocks) + 4ull * (f.block_size() / 512) > 0xffffffffull)
         return EFBIG;
-    uint32_t goal = m_last_alloc ? m_last_alloc + 1
-                                 : f.group_first_block(f.ino_group(ino32()));
+    uint32_t goal = m_last_alloc ? m_last_alloc + 1 : f.group_first_block(f.ino_group(ino32()));
     auto allocate = [&](bool data) -> Result<uint32_t> {
         uint32_t b = TRY(f.alloc_block(goal));
         Result<BufRef> z = f.dev().bzero(b);
@@ -398,8 +398,8 @@ Result<size_t> Ext2Vnode::write(Uio& uio, int64_t& offset, int ioflags) {
             break;
         }
         bool whole = boff == 0 && chunk == bs;
-        Result<BufRef> b = (whole && !fresh) ? f.dev().bzero(phys.value())
-                                             : f.dev().bread(phys.value());
+        Result<BufRef> b =
+            (whole && !fresh) ? f.dev().bzero(phys.value()) : f.dev().bread(phys.value());
         if (b.is_error()) {
             err = b.error();
             break;

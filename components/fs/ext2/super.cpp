@@ -33,7 +33,9 @@ bool FsLock::held_by_me() const {
     return me && m_owner.load(MemoryOrder::Relaxed) == me;
 }
 
-FsGuard::FsGuard(Ext2Mount& fs) : m_keep(&fs), m_fs(fs) { fs.m_lock.lock(); }
+FsGuard::FsGuard(Ext2Mount& fs) : m_keep(&fs), m_fs(fs) {
+    fs.m_lock.lock();
+}
 
 FsGuard::~FsGuard() {
     if (m_fs.m_lock.depth() == 1)
@@ -120,7 +122,9 @@ int64_t find_clear_bit(const uint8_t* bitmap, uint32_t nbits, uint32_t from) {
 
 } // namespace
 
-uint32_t Ext2Mount::now_seconds() const { return static_cast<uint32_t>(realtime_ns() / k_ns_per_sec); }
+uint32_t Ext2Mount::now_seconds() const {
+    return static_cast<uint32_t>(realtime_ns() / k_ns_per_sec);
+}
 
 void Ext2Mount::time_now(uint32_t& sec, uint32_t& extra) const {
     int64_t ns = realtime_ns();
@@ -240,9 +244,9 @@ Result<void> Ext2Mount::load(unsigned long flags) {
                      sb.s_blocks_count);
         return EUCLEAN;
     }
-    uint64_t groups = (uint64_t(sb.s_blocks_count) - sb.s_first_data_block +
-                       sb.s_blocks_per_group - 1) /
-                      sb.s_blocks_per_group;
+    uint64_t groups =
+        (uint64_t(sb.s_blocks_count) - sb.s_first_data_block + sb.s_blocks_per_group - 1) /
+        sb.s_blocks_per_group;
     if (groups == 0 || groups * sb.s_inodes_per_group != sb.s_inodes_count)
         return bad("inode count");
     m_group_count = static_cast<uint32_t>(groups);
@@ -282,15 +286,13 @@ Result<void> Ext2Mount::load(unsigned long flags) {
                     return bad("64-bit block numbers");
         }
         GroupDesc& gd = m_groups[g];
-        uint32_t nblocks = g + 1 == m_group_count
-                               ? sb.s_blocks_count - group_first_block(g)
-                               : sb.s_blocks_per_group;
+        uint32_t nblocks = g + 1 == m_group_count ? sb.s_blocks_count - group_first_block(g)
+                                                  : sb.s_blocks_per_group;
         if (!valid_data_block(gd.bg_block_bitmap) || !valid_data_block(gd.bg_inode_bitmap) ||
             !valid_data_block(gd.bg_inode_table) ||
             uint64_t(gd.bg_inode_table) + m_itable_blocks > sb.s_blocks_count)
             return bad("group descriptor block numbers");
-        if (gd.bg_free_blocks_count > nblocks ||
-            gd.bg_free_inodes_count > sb.s_inodes_per_group ||
+        if (gd.bg_free_blocks_count > nblocks || gd.bg_free_inodes_count > sb.s_inodes_per_group ||
             gd.bg_used_dirs_count > sb.s_inodes_per_group)
             return bad("group descriptor counts");
         free_blocks += gd.bg_free_blocks_count;
@@ -421,11 +423,26 @@ Result<void> Ext2Mount::unmount(bool) {
 }
 
 Result<void> Ext2Mount::remount(unsigned long flags) {
-    // Switching between read-only and read-write needs the VFS to change
-    // the mount's flags, which it does not do yet (docs/ext2.md).
-    if (bool(flags & MS_RDONLY) != read_only())
-        return EINVAL;
-    return {};
+    FsGuard g(*this);
+    if (m_dead)
+        return EIO;
+    bool to_ro = flags & MS_RDONLY;
+    if (to_ro == read_only())
+        return {};
+    if (to_ro) {
+        // The VFS syncs and flips the flag after we agree; mark the file
+        // system clean now, as unmount would.
+        TRY(sync_locked());
+        if (m_rw_on_disk && m_was_clean && !(m_sb.s_state & k_state_error))
+            m_sb.s_state |= k_state_valid;
+        m_rw_on_disk = false;
+        TRY(write_super());
+        return m_dev->sync();
+    }
+    if (m_dev->read_only())
+        return EROFS;
+    TRY(check_features(true));
+    return mark_mounted_rw();
 }
 
 Result<void> Ext2Mount::statfs(abi::Statfs& st) {
@@ -439,8 +456,8 @@ Result<void> Ext2Mount::statfs(abi::Statfs& st) {
     uint64_t overhead = m_sb.s_first_data_block;
     bool sparse = m_sb.s_rev_level >= 1 && (m_sb.s_feature_ro_compat & k_ro_compat_sparse_super);
     for (uint32_t gr = 0; gr < m_group_count; gr++) {
-        bool has_super = !sparse || gr <= 1 || is_power_of(gr, 3) || is_power_of(gr, 5) ||
-                         is_power_of(gr, 7);
+        bool has_super =
+            !sparse || gr <= 1 || is_power_of(gr, 3) || is_power_of(gr, 5) || is_power_of(gr, 7);
         if (has_super)
             overhead += 1 + gdt_block_count() + (m_sb.s_rev_level ? m_sb.s_reserved_gdt_blocks : 0);
         overhead += 2 + m_itable_blocks;
@@ -587,9 +604,8 @@ void Ext2Mount::process_pending_frees() {
     }
 }
 
-Result<RefPtr<Ext2Vnode>> Ext2Mount::new_vnode(uint32_t parent_ino, uint32_t mode,
-                                               const Cred& cred, uint32_t parent_gid,
-                                               bool parent_setgid) {
+Result<RefPtr<Ext2Vnode>> Ext2Mount::new_vnode(uint32_t parent_ino, uint32_t mode, const Cred& cred,
+                                               uint32_t parent_gid, bool parent_setgid) {
     bool dir = (mode & S_IFMT) == S_IFDIR;
     uint32_t ino = TRY(alloc_inode(parent_ino, dir));
     uint32_t block, offset;
@@ -657,8 +673,8 @@ Result<uint32_t> Ext2Mount::alloc_block(uint32_t goal) {
         if (gd.bg_free_blocks_count == 0)
             continue;
         uint32_t first = group_first_block(g);
-        uint32_t nbits = g + 1 == m_group_count ? m_sb.s_blocks_count - first
-                                                : m_sb.s_blocks_per_group;
+        uint32_t nbits =
+            g + 1 == m_group_count ? m_sb.s_blocks_count - first : m_sb.s_blocks_per_group;
         uint32_t from = n == 0 ? goal - first : 0;
         BufRef b = TRY(m_dev->bread(gd.bg_block_bitmap));
         int64_t bit = find_clear_bit(b.data(), nbits, from);

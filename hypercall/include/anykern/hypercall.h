@@ -229,6 +229,10 @@ AKHYP_NORETURN void akhyp_exit(int status);
  * Requests may complete in any order; the platform may run several at
  * once.  A WRITE that completed is visible to later READs; it is durable
  * only after a FLUSH submitted after its completion has completed.
+ *
+ * A platform without the group does not define these functions; the
+ * kernel references them weakly and calls them only when akhyp_groups()
+ * has AKHYP_GROUP_BLOCK.
  * ---------------------------------------------------------------------- */
 #define AKHYP_BLK_SECTOR 512u
 
