@@ -24,6 +24,15 @@ constexpr int k_writeback_batch = 64;
 
 using HashChain = List<Buf, &Buf::m_hash_node>;
 
+// Contiguous blocks moved by one request.
+constexpr uint32_t k_max_cluster = 64;
+struct ClusterIo {
+    Buf* bufs[k_max_cluster];
+    uint32_t count;
+    bool write;
+    uint8_t* bounce;
+};
+
 } // namespace
 
 // Everything the cache shares, guarded by m_lock.
@@ -89,15 +98,64 @@ struct BufCache {
     static void write_done(void* arg, int error);
     static void read_done(void* arg, int error);
 
-    // Start writing b back (b dirty, not in I/O).
+    // Start writing b back (b dirty, not in I/O), together with the dirty
+    // idle buffers of the blocks next to it: one request per contiguous
+    // run, through a bounce buffer (the contents are copied at submission,
+    // so a holder changing a buffer afterwards only makes it dirty again).
     void start_write_locked(Buf& b) AK_REQUIRES(m_lock) {
+        BlockDevice& d = *b.dev;
+        uint64_t first = b.blkno;
+        while (first > 0 && b.blkno - first < k_max_cluster / 2) {
+            Buf* p = find_locked(&d, first - 1);
+            if (!p || !p->dirty || p->io)
+                break;
+            first--;
+        }
+        ClusterIo* c = make<ClusterIo>();
+        if (c) {
+            c->count = 0;
+            c->write = true;
+            for (uint64_t n = first; c->count < k_max_cluster; n++) {
+                Buf* q = n == b.blkno ? &b : find_locked(&d, n);
+                if (!q || !q->dirty || q->io)
+                    break;
+                c->bufs[c->count++] = q;
+            }
+            c->bounce = static_cast<uint8_t*>(kmem_alloc(size_t(c->count) * b.size));
+            if (!c->bounce) {
+                destroy(c);
+                c = nullptr;
+            }
+        }
+        if (!c) {
+            // No memory for a cluster: write b alone from its own data.
+            submit_write_locked(b, b.data, nullptr);
+            return;
+        }
+        for (uint32_t i = 0; i < c->count; i++) {
+            Buf& q = *c->bufs[i];
+            __builtin_memcpy(c->bounce + size_t(i) * b.size, q.data, b.size);
+            if (q.m_lru_node.linked())
+                m_lru.remove(q);
+            q.io = true;
+            set_dirty_locked(q, false);
+            m_inflight++;
+        }
+        m_writes++;
+        int e = akhyp_blk_submit(d.m_handle, AKHYP_BLK_WRITE, c->bounce, size_t(c->count) * b.size,
+                                 first * b.size, cluster_done, c);
+        if (e)
+            finish_cluster_locked(c, e, true);
+    }
+
+    void submit_write_locked(Buf& b, uint8_t* data, void*) AK_REQUIRES(m_lock) {
         if (b.m_lru_node.linked())
             m_lru.remove(b);
         b.io = true;
         set_dirty_locked(b, false);
         m_writes++;
         m_inflight++;
-        int e = akhyp_blk_submit(b.dev->m_handle, AKHYP_BLK_WRITE, b.data, b.size, b.blkno * b.size,
+        int e = akhyp_blk_submit(b.dev->m_handle, AKHYP_BLK_WRITE, data, b.size, b.blkno * b.size,
                                  write_done, &b);
         if (e) {
             b.io = false;
@@ -107,6 +165,32 @@ struct BufCache {
             idle_locked(b);
         }
     }
+
+    // A cluster request ended (or could not start): settle its buffers.
+    void finish_cluster_locked(ClusterIo* c, int error, bool write) AK_REQUIRES(m_lock) {
+        for (uint32_t i = 0; i < c->count; i++) {
+            Buf& q = *c->bufs[i];
+            q.io = false;
+            m_inflight--;
+            if (write) {
+                if (error) {
+                    set_dirty_locked(q, true);
+                    q.dev->m_write_failed.store(true, MemoryOrder::Relaxed);
+                }
+            } else {
+                q.error = error;
+                q.valid = error == 0;
+                if (!error)
+                    __builtin_memcpy(q.data, c->bounce + size_t(i) * q.size, q.size);
+            }
+            idle_locked(q);
+        }
+        kmem_free(c->bounce);
+        destroy(c);
+        m_io_done.broadcast();
+    }
+
+    static void cluster_done(void* arg, int error);
 
     // Make room for size more bytes: free clean LRU buffers, start writing
     // dirty ones, wait for them.  Gives up (and lets the cache overshoot)
@@ -122,8 +206,11 @@ struct BufCache {
                     free_buf_locked(b);
                     freed = true;
                 } else if (may_wait && started < k_writeback_batch) {
+                    // Writing a cluster takes its neighbours off the LRU
+                    // too: start again from the oldest.
                     start_write_locked(*b);
                     started++;
+                    next = m_lru.first();
                 }
                 b = next;
             }
@@ -191,6 +278,15 @@ void BufCache::write_done(void* arg, int error) {
     }
     g_cache->idle_locked(*b);
     g_cache->m_io_done.broadcast();
+}
+
+void BufCache::cluster_done(void* arg, int error) {
+    auto* c = static_cast<ClusterIo*>(arg);
+    MutexGuard g(g_cache->m_lock);
+    if (error && c->write)
+        AK_LOG_ERROR("%s: write of blocks %llu+%u failed: errno %d", c->bufs[0]->dev->name().data(),
+                     static_cast<unsigned long long>(c->bufs[0]->blkno), c->count, error);
+    g_cache->finish_cluster_locked(c, error, c->write);
 }
 
 void BufCache::read_done(void* arg, int error) {
@@ -448,23 +544,48 @@ Result<BufRef> BlockDevice::bzero(uint64_t blkno) {
     }
 }
 
-void BlockDevice::readahead(uint64_t blkno) {
-    if (blkno >= block_count())
-        return;
+void BlockDevice::readahead(uint64_t blkno, uint32_t count) {
     MutexGuard g(g_cache->m_lock);
-    if (g_cache->find_locked(this, blkno))
-        return;
-    Result<Buf*> nb = g_cache->new_buf_locked(*this, blkno, false);
-    if (nb.is_error())
-        return;
-    Buf* b = nb.value();
-    b->io = true;
-    g_cache->m_inflight++;
-    if (akhyp_blk_submit(m_handle, AKHYP_BLK_READ, b->data, b->size, blkno * b->size,
-                         BufCache::read_done, b) != 0) {
-        b->io = false;
-        g_cache->m_inflight--;
-        g_cache->free_buf_locked(b);
+    uint64_t end = min<uint64_t>(blkno + count, block_count());
+    uint64_t n = blkno;
+    while (n < end) {
+        if (g_cache->find_locked(this, n)) {
+            n++;
+            continue;
+        }
+        // A run of blocks not in the cache: one request.
+        ClusterIo* c = make<ClusterIo>();
+        if (!c)
+            return;
+        c->count = 0;
+        c->write = false;
+        uint64_t first = n;
+        while (n < end && c->count < k_max_cluster && !g_cache->find_locked(this, n)) {
+            Result<Buf*> nb = g_cache->new_buf_locked(*this, n, false);
+            if (nb.is_error())
+                break;
+            Buf* b = nb.value();
+            b->io = true;
+            g_cache->m_inflight++;
+            c->bufs[c->count++] = b;
+            n++;
+        }
+        if (c->count == 0) {
+            destroy(c);
+            return; // no memory to spare
+        }
+        c->bounce = static_cast<uint8_t*>(kmem_alloc(size_t(c->count) * m_block_size));
+        if (!c->bounce) {
+            g_cache->finish_cluster_locked(c, ENOMEM, false);
+            return;
+        }
+        int e =
+            akhyp_blk_submit(m_handle, AKHYP_BLK_READ, c->bounce, size_t(c->count) * m_block_size,
+                             first * m_block_size, BufCache::cluster_done, c);
+        if (e) {
+            g_cache->finish_cluster_locked(c, e, false);
+            return;
+        }
     }
 }
 

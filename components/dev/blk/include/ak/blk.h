@@ -97,9 +97,10 @@ public:
     // Block blkno with all-zero contents, without reading (a newly
     // allocated block); the caller marks it dirty after filling it.
     Result<BufRef> bzero(uint64_t blkno);
-    // Start reading blkno into the cache if it is not there; never blocks
-    // on I/O and silently does nothing when memory is short.
-    void readahead(uint64_t blkno);
+    // Start reading blocks [blkno, blkno + count) that are not cached
+    // (contiguous runs in one request); never blocks on I/O and silently
+    // does less when memory is short.
+    void readahead(uint64_t blkno, uint32_t count = 1);
     // The block was freed: drop its pending write-back.
     void forget(uint64_t blkno);
 
