@@ -9,8 +9,10 @@
 #include <linux/fs.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 struct akhyp_blk {
@@ -29,8 +31,8 @@ struct Request {
     Request* next;
     akhyp_blk* dev;
     int op;
-    void* buf;
-    size_t len;
+    unsigned nsegs;
+    iovec segs[AKHYP_BLK_MAX_SEGS];
     uint64_t offset;
     akhyp_blk_done_fn done;
     void* arg;
@@ -43,13 +45,13 @@ Request* g_head;
 Request* g_tail;
 bool g_started;
 
-int transfer(const Request& r) {
-    auto* p = static_cast<char*>(r.buf);
-    size_t done = 0;
-    while (done < r.len) {
-        off_t off = static_cast<off_t>(r.offset + done);
-        ssize_t n = r.op == AKHYP_BLK_READ ? pread(r.dev->fd, p + done, r.len - done, off)
-                                           : pwrite(r.dev->fd, p + done, r.len - done, off);
+int transfer(Request& r) {
+    iovec* iov = r.segs;
+    int cnt = static_cast<int>(r.nsegs);
+    uint64_t off = r.offset;
+    while (cnt > 0) {
+        ssize_t n = r.op == AKHYP_BLK_READ ? preadv(r.dev->fd, iov, cnt, static_cast<off_t>(off))
+                                           : pwritev(r.dev->fd, iov, cnt, static_cast<off_t>(off));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -60,11 +62,21 @@ int transfer(const Request& r) {
             // a write that makes no progress is an error.
             if (r.op != AKHYP_BLK_READ)
                 return EIO;
-            for (size_t i = done; i < r.len; i++)
-                p[i] = 0;
+            for (int i = 0; i < cnt; i++)
+                memset(iov[i].iov_base, 0, iov[i].iov_len);
             break;
         }
-        done += static_cast<size_t>(n);
+        off += static_cast<uint64_t>(n);
+        auto done = static_cast<size_t>(n);
+        while (cnt > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+            iov->iov_len -= done;
+        }
     }
     return 0;
 }
@@ -171,15 +183,22 @@ int akhyp_blk_open(const char* path, int flags, akhyp_blk** dev, uint64_t* size)
     return 0;
 }
 
-int akhyp_blk_submit(akhyp_blk* dev, int op, void* buf, size_t len, uint64_t offset,
-                     akhyp_blk_done_fn done, void* arg) {
+int akhyp_blk_submit(akhyp_blk* dev, int op, const akhyp_blk_seg* segs, unsigned nsegs,
+                     uint64_t offset, akhyp_blk_done_fn done, void* arg) {
     if (!dev || !done)
         return EINVAL;
+    uint64_t len = 0;
     if (op == AKHYP_BLK_READ || op == AKHYP_BLK_WRITE) {
-        if (!buf || len == 0 || len % AKHYP_BLK_SECTOR || offset % AKHYP_BLK_SECTOR ||
-            offset > dev->size || len > dev->size - offset)
+        if (!segs || nsegs == 0 || nsegs > AKHYP_BLK_MAX_SEGS || offset % AKHYP_BLK_SECTOR)
             return EINVAL;
-    } else if (op != AKHYP_BLK_FLUSH) {
+        for (unsigned i = 0; i < nsegs; i++) {
+            if (!segs[i].buf || segs[i].len == 0 || segs[i].len % AKHYP_BLK_SECTOR)
+                return EINVAL;
+            len += segs[i].len;
+        }
+        if (offset > dev->size || len > dev->size - offset)
+            return EINVAL;
+    } else if (op != AKHYP_BLK_FLUSH || nsegs != 0) {
         return EINVAL;
     }
     if (op != AKHYP_BLK_READ && dev->read_only)
@@ -187,7 +206,15 @@ int akhyp_blk_submit(akhyp_blk* dev, int op, void* buf, size_t len, uint64_t off
     auto* r = static_cast<Request*>(malloc(sizeof(Request)));
     if (!r)
         return ENOMEM;
-    *r = Request{nullptr, dev, op, buf, len, offset, done, arg};
+    r->next = nullptr;
+    r->dev = dev;
+    r->op = op;
+    r->nsegs = nsegs;
+    for (unsigned i = 0; i < nsegs; i++)
+        r->segs[i] = iovec{segs[i].buf, segs[i].len};
+    r->offset = offset;
+    r->done = done;
+    r->arg = arg;
     pthread_mutex_lock(&g_lock);
     dev->outstanding++;
     if (g_tail)

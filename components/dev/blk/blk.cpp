@@ -28,10 +28,11 @@ using HashChain = List<Buf, &Buf::m_hash_node>;
 constexpr uint32_t k_max_cluster = 64;
 struct ClusterIo {
     Buf* bufs[k_max_cluster];
+    akhyp_blk_seg segs[k_max_cluster];
     uint32_t count;
     bool write;
-    uint8_t* bounce;
 };
+static_assert(k_max_cluster <= AKHYP_BLK_MAX_SEGS);
 
 } // namespace
 
@@ -95,13 +96,12 @@ struct BufCache {
         }
     }
 
-    static void write_done(void* arg, int error);
     static void read_done(void* arg, int error);
 
     // Start writing b back (b dirty, not in I/O), together with the dirty
-    // idle buffers of the blocks next to it: one request per contiguous
-    // run, through a bounce buffer (the contents are copied at submission,
-    // so a holder changing a buffer afterwards only makes it dirty again).
+    // idle buffers of the blocks next to it: one scatter/gather request per
+    // contiguous run.  A holder may change a buffer while it is written; the
+    // change marks it dirty again, so it is written once more later.
     void start_write_locked(Buf& b) AK_REQUIRES(m_lock) {
         BlockDevice& d = *b.dev;
         uint64_t first = b.blkno;
@@ -112,67 +112,38 @@ struct BufCache {
             first--;
         }
         ClusterIo* c = make<ClusterIo>();
-        if (c) {
-            c->count = 0;
-            c->write = true;
-            for (uint64_t n = first; c->count < k_max_cluster; n++) {
-                Buf* q = n == b.blkno ? &b : find_locked(&d, n);
-                if (!q || !q->dirty || q->io)
-                    break;
-                c->bufs[c->count++] = q;
-            }
-            c->bounce = static_cast<uint8_t*>(kmem_alloc(size_t(c->count) * b.size));
-            if (!c->bounce) {
-                destroy(c);
-                c = nullptr;
-            }
-        }
         if (!c) {
-            // No memory for a cluster: write b alone from its own data.
-            submit_write_locked(b, b.data, nullptr);
-            return;
+            d.m_write_failed.store(true, MemoryOrder::Relaxed);
+            return; // stays dirty; sync reports the failure
         }
-        for (uint32_t i = 0; i < c->count; i++) {
-            Buf& q = *c->bufs[i];
-            __builtin_memcpy(c->bounce + size_t(i) * b.size, q.data, b.size);
-            if (q.m_lru_node.linked())
-                m_lru.remove(q);
-            q.io = true;
-            set_dirty_locked(q, false);
+        c->count = 0;
+        c->write = true;
+        for (uint64_t n = first; c->count < k_max_cluster; n++) {
+            Buf* q = n == b.blkno ? &b : find_locked(&d, n);
+            if (!q || !q->dirty || q->io)
+                break;
+            if (q->m_lru_node.linked())
+                m_lru.remove(*q);
+            q->io = true;
+            set_dirty_locked(*q, false);
             m_inflight++;
+            c->segs[c->count] = akhyp_blk_seg{q->data, q->size};
+            c->bufs[c->count++] = q;
         }
         m_writes++;
-        int e = akhyp_blk_submit(d.m_handle, AKHYP_BLK_WRITE, c->bounce, size_t(c->count) * b.size,
-                                 first * b.size, cluster_done, c);
+        int e = akhyp_blk_submit(d.m_handle, AKHYP_BLK_WRITE, c->segs, c->count, first * b.size,
+                                 cluster_done, c);
         if (e)
-            finish_cluster_locked(c, e, true);
-    }
-
-    void submit_write_locked(Buf& b, uint8_t* data, void*) AK_REQUIRES(m_lock) {
-        if (b.m_lru_node.linked())
-            m_lru.remove(b);
-        b.io = true;
-        set_dirty_locked(b, false);
-        m_writes++;
-        m_inflight++;
-        int e = akhyp_blk_submit(b.dev->m_handle, AKHYP_BLK_WRITE, data, b.size, b.blkno * b.size,
-                                 write_done, &b);
-        if (e) {
-            b.io = false;
-            m_inflight--;
-            set_dirty_locked(b, true);
-            b.dev->m_write_failed.store(true, MemoryOrder::Relaxed);
-            idle_locked(b);
-        }
+            finish_cluster_locked(c, e);
     }
 
     // A cluster request ended (or could not start): settle its buffers.
-    void finish_cluster_locked(ClusterIo* c, int error, bool write) AK_REQUIRES(m_lock) {
+    void finish_cluster_locked(ClusterIo* c, int error) AK_REQUIRES(m_lock) {
         for (uint32_t i = 0; i < c->count; i++) {
             Buf& q = *c->bufs[i];
             q.io = false;
             m_inflight--;
-            if (write) {
+            if (c->write) {
                 if (error) {
                     set_dirty_locked(q, true);
                     q.dev->m_write_failed.store(true, MemoryOrder::Relaxed);
@@ -180,12 +151,9 @@ struct BufCache {
             } else {
                 q.error = error;
                 q.valid = error == 0;
-                if (!error)
-                    __builtin_memcpy(q.data, c->bounce + size_t(i) * q.size, q.size);
             }
             idle_locked(q);
         }
-        kmem_free(c->bounce);
         destroy(c);
         m_io_done.broadcast();
     }
@@ -232,6 +200,26 @@ struct BufCache {
 
     Result<Buf*> new_buf_locked(BlockDevice& d, uint64_t blkno, bool may_wait) AK_REQUIRES(m_lock) {
         uint32_t size = d.m_block_size;
+        if (m_bytes + size > m_limit) {
+            // Full: reuse the oldest clean buffer of the same size instead
+            // of freeing one and allocating another.
+            int scanned = 0;
+            for (Buf* b = m_lru.first(); b && scanned < 64; b = m_lru.next(*b), scanned++) {
+                if (b->dirty || b->size != size)
+                    continue;
+                m_lru.remove(*b);
+                m_hash[bucket(b->dev, b->blkno)].remove(*b);
+                b->dev->m_bufs.remove(*b);
+                b->dev = &d;
+                b->blkno = blkno;
+                b->holds = 0;
+                b->valid = false;
+                b->error = 0;
+                m_hash[bucket(&d, blkno)].push_back(*b);
+                d.m_bufs.push_back(*b);
+                return b;
+            }
+        }
         if (!make_room_locked(size, may_wait))
             return ENOMEM;
         // Someone may have brought the block in while we waited.
@@ -263,30 +251,13 @@ BufCache* g_cache;
 
 } // namespace
 
-void BufCache::write_done(void* arg, int error) {
-    Buf* b = static_cast<Buf*>(arg);
-    MutexGuard g(g_cache->m_lock);
-    b->io = false;
-    g_cache->m_inflight--;
-    if (error) {
-        // Keep the data; it stays dirty and the device remembers the error
-        // so sync/fsync report it.
-        g_cache->set_dirty_locked(*b, true);
-        b->dev->m_write_failed.store(true, MemoryOrder::Relaxed);
-        AK_LOG_ERROR("%s: write of block %llu failed: errno %d", b->dev->name().data(),
-                     static_cast<unsigned long long>(b->blkno), error);
-    }
-    g_cache->idle_locked(*b);
-    g_cache->m_io_done.broadcast();
-}
-
 void BufCache::cluster_done(void* arg, int error) {
     auto* c = static_cast<ClusterIo*>(arg);
     MutexGuard g(g_cache->m_lock);
     if (error && c->write)
         AK_LOG_ERROR("%s: write of blocks %llu+%u failed: errno %d", c->bufs[0]->dev->name().data(),
                      static_cast<unsigned long long>(c->bufs[0]->blkno), c->count, error);
-    g_cache->finish_cluster_locked(c, error, c->write);
+    g_cache->finish_cluster_locked(c, error);
 }
 
 void BufCache::read_done(void* arg, int error) {
@@ -422,7 +393,9 @@ struct SyncIo {
 
 Result<void> BlockDevice::io_sync(int op, void* buf, size_t len, uint64_t offset) {
     SyncIo s;
-    if (int e = akhyp_blk_submit(m_handle, op, buf, len, offset, SyncIo::complete, &s))
+    akhyp_blk_seg seg{buf, len};
+    if (int e = akhyp_blk_submit(m_handle, op, op == AKHYP_BLK_FLUSH ? nullptr : &seg,
+                                 op == AKHYP_BLK_FLUSH ? 0 : 1, offset, SyncIo::complete, &s))
         return Error{e};
     MutexGuard g(s.lock);
     while (!s.done)
@@ -494,7 +467,8 @@ Result<BufRef> BlockDevice::bread(uint64_t blkno) {
         }
         g_cache->m_misses++;
         g_cache->m_inflight++;
-        int e = akhyp_blk_submit(m_handle, AKHYP_BLK_READ, b->data, b->size, blkno * b->size,
+        akhyp_blk_seg seg{b->data, b->size};
+        int e = akhyp_blk_submit(m_handle, AKHYP_BLK_READ, &seg, 1, blkno * b->size,
                                  BufCache::read_done, b);
         if (e) {
             b->io = false;
@@ -574,16 +548,12 @@ void BlockDevice::readahead(uint64_t blkno, uint32_t count) {
             destroy(c);
             return; // no memory to spare
         }
-        c->bounce = static_cast<uint8_t*>(kmem_alloc(size_t(c->count) * m_block_size));
-        if (!c->bounce) {
-            g_cache->finish_cluster_locked(c, ENOMEM, false);
-            return;
-        }
-        int e =
-            akhyp_blk_submit(m_handle, AKHYP_BLK_READ, c->bounce, size_t(c->count) * m_block_size,
-                             first * m_block_size, BufCache::cluster_done, c);
+        for (uint32_t i = 0; i < c->count; i++)
+            c->segs[i] = akhyp_blk_seg{c->bufs[i]->data, c->bufs[i]->size};
+        int e = akhyp_blk_submit(m_handle, AKHYP_BLK_READ, c->segs, c->count, first * m_block_size,
+                                 BufCache::cluster_done, c);
         if (e) {
-            g_cache->finish_cluster_locked(c, e, false);
+            g_cache->finish_cluster_locked(c, e);
             return;
         }
     }

@@ -315,11 +315,11 @@ Result<size_t> Ext2Vnode::read_locked(Uio& uio, int64_t offset) {
         uint64_t lblk = pos / bs;
         uint32_t boff = static_cast<uint32_t>(pos % bs);
         uint32_t chunk = static_cast<uint32_t>(min<uint64_t>(bs - boff, end - pos));
-        // Sequential readahead: keep up to 64 blocks in flight ahead, in
+        // Sequential readahead: keep up to 256 blocks in flight ahead, in
         // runs of physically contiguous blocks.
-        if (lblk + 16 >= m_ra_end || lblk + 128 < m_ra_end) {
-            uint64_t from = (lblk + 1 > m_ra_end || lblk + 128 < m_ra_end) ? lblk + 1 : m_ra_end;
-            uint64_t to = min<uint64_t>(lblk + 64, last_lblk + 1);
+        if (lblk + 64 >= m_ra_end || lblk + 512 < m_ra_end) {
+            uint64_t from = (lblk + 1 > m_ra_end || lblk + 512 < m_ra_end) ? lblk + 1 : m_ra_end;
+            uint64_t to = min<uint64_t>(lblk + 256, last_lblk + 1);
             uint32_t run_start = 0, run_len = 0;
             for (uint64_t l = from; l < to; l++) {
                 Result<uint32_t> p = bmap(l, false);

@@ -259,17 +259,27 @@ int akhyp_blk_open(const char *path, int flags, struct akhyp_blk **dev,
 /* Completion: error is 0 or an errno (EIO for a failed transfer). */
 typedef void (*akhyp_blk_done_fn)(void *arg, int error);
 
+/* One piece of a request's memory. */
+struct akhyp_blk_seg {
+    void *buf;
+    size_t len; /* a multiple of AKHYP_BLK_SECTOR, > 0 */
+};
+#define AKHYP_BLK_MAX_SEGS 64
+
 /*
- * akhyp_blk_submit: start op on dev.  For READ and WRITE, len and offset
- * are multiples of AKHYP_BLK_SECTOR, len > 0, and [offset, offset + len)
- * lies inside the disk; buf (len bytes) stays valid and untouched by the
- * kernel until done runs.  Returns 0 (done will be called once) or, with
- * done never called: EINVAL (bad op, alignment or range), EROFS (WRITE or
- * FLUSH on a read-only disk), ENOMEM.  Does not block for the I/O itself
+ * akhyp_blk_submit: start op on dev.  READ and WRITE move the bytes of
+ * segs[0..nsegs) (1 <= nsegs <= AKHYP_BLK_MAX_SEGS, scatter/gather) from or
+ * to the disk bytes starting at offset (a multiple of AKHYP_BLK_SECTOR); the
+ * whole range lies inside the disk.  FLUSH takes nsegs 0 (segs may be NULL)
+ * and offset 0.  The segs array and the memory it describes stay valid and
+ * (for READ) untouched by the kernel until done runs; the platform may copy
+ * the array.  Returns 0 (done will be called once) or, with done never
+ * called: EINVAL (bad op, segment count, alignment or range), EROFS (WRITE
+ * or FLUSH on a read-only disk), ENOMEM.  Does not block for the I/O itself
  * (may block briefly to queue it).
  */
-int akhyp_blk_submit(struct akhyp_blk *dev, int op, void *buf, size_t len,
-                     uint64_t offset, akhyp_blk_done_fn done, void *arg);
+int akhyp_blk_submit(struct akhyp_blk *dev, int op, const struct akhyp_blk_seg *segs,
+                     unsigned nsegs, uint64_t offset, akhyp_blk_done_fn done, void *arg);
 
 /* akhyp_blk_close: wait for dev's outstanding requests to complete (their
  * completion functions have returned), then release dev.  Blocks. */
