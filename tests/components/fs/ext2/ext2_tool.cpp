@@ -275,8 +275,7 @@ const char* const k_names[] = {"a",
                                "dir2",
                                "f",
                                "g",
-                               "long-name-"
-                               "0123456789abcdef"};
+                               "long-name-0123456789abcdef"};
 
 std::string random_path(Rng& r) {
     int depth = 1 + static_cast<int>(r.below(3));
