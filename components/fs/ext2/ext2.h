@@ -61,6 +61,9 @@ public:
     // Free blocks from logical block `from` on; i_blocks follows.
     Result<void> free_blocks_from(uint64_t from);
     Result<void> truncate(uint64_t size);
+    // Start reading the first (direct) blocks: a file or directory that is
+    // looked up is usually read next.
+    void prefetch_head();
     void touch(bool mtime, bool ctime, bool atime = false);
     void adjust_blocks(int64_t delta_fs_blocks);
 

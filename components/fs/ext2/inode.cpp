@@ -270,6 +270,28 @@ Result<void> Ext2Vnode::free_blocks_from(uint64_t from) {
     return {};
 }
 
+void Ext2Vnode::prefetch_head() {
+    if ((type() != VType::Reg && type() != VType::Dir) ||
+        (m_inode.i_flags & (k_flag_extents | k_flag_inline_data)))
+        return;
+    uint64_t blocks = (size() + fs().block_size() - 1) / fs().block_size();
+    uint32_t run_start = 0, run_len = 0;
+    for (uint32_t i = 0; i < k_ndir_blocks && i < blocks; i++) {
+        uint32_t b = m_inode.i_block[i];
+        if (run_len && b == run_start + run_len) {
+            run_len++;
+            continue;
+        }
+        if (run_len)
+            fs().dev().readahead(run_start, run_len);
+        run_start = b;
+        run_len = fs().valid_data_block(b) ? 1 : 0;
+    }
+    if (run_len)
+        fs().dev().readahead(run_start, run_len);
+    m_ra_end = min<uint64_t>(blocks, k_ndir_blocks);
+}
+
 Result<void> Ext2Vnode::truncate(uint64_t new_size) {
     if (new_size > fs().max_file_size())
         return EFBIG;

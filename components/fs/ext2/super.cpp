@@ -525,6 +525,15 @@ Result<RefPtr<Ext2Vnode>> Ext2Mount::get_vnode(uint32_t ino) {
                 return adopt_ref(&v);
     }
     Inode inode;
+    {
+        // Inodes are usually wanted in table order (a directory's entries
+        // were made together): start reading the next table blocks.
+        uint32_t block, offset;
+        TRY(inode_location(ino, block, offset));
+        uint32_t table_end = m_groups[ino_group(ino)].bg_inode_table + m_itable_blocks;
+        if (block + 1 < table_end)
+            m_dev->readahead(block + 1, min<uint32_t>(8, table_end - block - 1));
+    }
     TRY(read_inode(ino, inode));
     VType type = vtype_from_mode(inode.i_mode);
     if (inode.i_links_count == 0 || type == VType::None) {
@@ -538,6 +547,7 @@ Result<RefPtr<Ext2Vnode>> Ext2Mount::get_vnode(uint32_t ino) {
     RefPtr<Ext2Vnode> ref = adopt_ref(v);
     if (v->is_dir())
         TRY(v->dir_check_size());
+    v->prefetch_head();
     MutexGuard g(m_cache_lock);
     bucket.push_back(*v);
     return ref;
