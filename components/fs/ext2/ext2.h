@@ -158,6 +158,9 @@ public:
     uint32_t ino_group(uint32_t ino) const { return (ino - 1) / m_sb.s_inodes_per_group; }
     uint64_t max_file_size() const { return m_max_file_size; }
     void fs_error(const char* what, uint32_t ino);
+    // Write descriptors and superblock to their buffers, then the device
+    // back to the disk (lock held).
+    Result<void> sync_locked();
     uint32_t now_seconds() const;
     void time_now(uint32_t& sec, uint32_t& extra) const;
     bool inode_has_extra_times(const Inode& i) const {
@@ -171,13 +174,14 @@ private:
     Result<void> check_features(bool rw);
     Result<void> write_super();
     Result<void> write_group_desc(uint32_t group);
-    Result<void> sync_locked();
+    Result<void> flush_group_descs();
     Result<void> mark_mounted_rw();
     uint32_t gdt_block_count() const;
 
     RefPtr<BlockDevice> m_dev;
     Superblock m_sb{};
     GroupDesc* m_groups = nullptr;
+    uint8_t* m_gd_dirty = nullptr; // one bit per group: descriptor changed
     uint32_t m_group_count = 0;
     uint32_t m_desc_size = 32;
     uint32_t m_block_size = 1024;

@@ -463,7 +463,7 @@ Result<size_t> Ext2Vnode::write(Uio& uio, int64_t& offset, int ioflags) {
         return err.is_error() ? Result<size_t>(Error{err.error()})
                               : (w.is_error() ? Result<size_t>(Error{w.error()}) : size_t(0));
     if (ioflags & (O_SYNC | O_DSYNC)) {
-        Result<void> s = f.dev().sync();
+        Result<void> s = f.sync_locked();
         if (s.is_error())
             return Error{s.error()};
     }
@@ -478,8 +478,8 @@ Result<void> Ext2Vnode::fsync(bool) {
     if (!f.writable())
         return {};
     // The buffer cache does not track which buffers belong to which file:
-    // write back the whole device (correct, if more than asked for).
-    return f.dev().sync();
+    // write back the whole file system (correct, if more than asked for).
+    return f.sync_locked();
 }
 
 Result<void> Ext2Vnode::getattr(VAttr& a) {

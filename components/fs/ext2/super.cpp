@@ -149,6 +149,7 @@ Ext2Mount::Ext2Mount(FileSystemType& type, unsigned long flags, RefPtr<BlockDevi
 
 Ext2Mount::~Ext2Mount() {
     kmem_free(m_groups);
+    kmem_free(m_gd_dirty);
     kmem_free(m_vnodes);
     if (m_dev) {
         m_dev->invalidate();
@@ -271,7 +272,8 @@ Result<void> Ext2Mount::load(unsigned long flags) {
     if (uint64_t(gdt_start) + gdt_blocks > sb.s_blocks_count)
         return bad("descriptor table past the end");
     m_groups = static_cast<GroupDesc*>(kmem_alloc(sizeof(GroupDesc) * m_group_count));
-    if (!m_groups)
+    m_gd_dirty = static_cast<uint8_t*>(kmem_zalloc(m_group_count / 8 + 1));
+    if (!m_groups || !m_gd_dirty)
         return ENOMEM;
     uint32_t per_block = m_block_size / m_desc_size;
     uint64_t free_blocks = 0, free_inodes = 0;
@@ -383,18 +385,39 @@ Result<void> Ext2Mount::write_super() {
     return {};
 }
 
+// Descriptor changes are collected (one bit per group) and copied to the
+// descriptor-table buffers when the file system is synced: allocation
+// changes them once per block.
 Result<void> Ext2Mount::write_group_desc(uint32_t g) {
-    uint32_t per_block = m_block_size / m_desc_size;
-    BufRef b = TRY(m_dev->bread(m_sb.s_first_data_block + 1 + g / per_block));
-    __builtin_memcpy(b.data() + (g % per_block) * m_desc_size, &m_groups[g], sizeof(GroupDesc));
-    b.mark_dirty();
+    m_gd_dirty[g / 8] |= static_cast<uint8_t>(1u << (g % 8));
     m_sb_dirty = true; // free counts in the superblock follow
+    return {};
+}
+
+Result<void> Ext2Mount::flush_group_descs() {
+    uint32_t per_block = m_block_size / m_desc_size;
+    for (uint32_t g = 0; g < m_group_count; g++) {
+        if (!(m_gd_dirty[g / 8] & (1u << (g % 8))))
+            continue;
+        BufRef b = TRY(m_dev->bread(m_sb.s_first_data_block + 1 + g / per_block));
+        // Every dirty descriptor in this block at once.
+        uint32_t first = g - g % per_block;
+        for (uint32_t i = first; i < first + per_block && i < m_group_count; i++) {
+            if (m_gd_dirty[i / 8] & (1u << (i % 8))) {
+                __builtin_memcpy(b.data() + (i % per_block) * m_desc_size, &m_groups[i],
+                                 sizeof(GroupDesc));
+                m_gd_dirty[i / 8] &= static_cast<uint8_t>(~(1u << (i % 8)));
+            }
+        }
+        b.mark_dirty();
+    }
     return {};
 }
 
 Result<void> Ext2Mount::sync_locked() {
     if (!writable())
         return {};
+    TRY(flush_group_descs());
     TRY(write_super());
     return m_dev->sync();
 }
@@ -414,7 +437,9 @@ Result<void> Ext2Mount::unmount(bool) {
     if (writable() && m_rw_on_disk) {
         if (m_was_clean && !(m_sb.s_state & k_state_error))
             m_sb.s_state |= k_state_valid;
-        r = write_super();
+        r = flush_group_descs();
+        if (r.ok())
+            r = write_super();
         if (r.ok())
             r = m_dev->sync();
     }
