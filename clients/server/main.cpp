@@ -101,6 +101,7 @@ const char k_usage[] =
     "unix socket and exit 0.\n";
 
 int g_signal_pipe[2] = {-1, -1};
+const char* g_unix_path = nullptr; // removed when set-up fails after binding
 
 void on_signal(int) {
     int saved = errno;
@@ -118,6 +119,8 @@ void die(const char* fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    if (g_unix_path)
+        unlink(g_unix_path);
     exit(1);
 }
 
@@ -437,6 +440,8 @@ int main(int argc, char** argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     int lfd = url.is_unix ? listen_unix(url.path) : listen_tcp(url);
+    if (url.is_unix)
+        g_unix_path = url.path;
     int ready_fd = -1;
     if (!o.foreground) {
         ready_fd = daemonise();

@@ -95,6 +95,39 @@ def common_checks(env, addr, peer):
     check('Proto' in env.akctl('netstat').stdout, 'akctl netstat')
 
 
+def status(env):
+    out = env.akctl('status').stdout
+    return dict(line.split(': ') for line in out.splitlines())
+
+
+def killed_in_accept(env):
+    """A hijacked program blocked in accept neither stalls other clients nor
+    survives being killed: its call is interrupted and its listener closed."""
+    base = status(env)
+    code = ("import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 5555))\n"
+            "s.listen()\nprint('listening', flush=True)\ns.accept()\n")
+    prog = subprocess.Popen(env.wrap + [sys.executable, '-c', code], stdout=subprocess.PIPE,
+                            env=dict(os.environ, AK_SERVER=env.url, AK_HIJACK='sockets=inet',
+                                     LD_PRELOAD=f'{env.build}/clients/hijack/libak-hijack.so'))
+    try:
+        check(b'listening' in prog.stdout.readline(), 'hijacked python listens in the kernel')
+        time.sleep(0.3)
+        check('127.0.0.1:5555' in env.akctl('netstat').stdout and
+              'LISTEN' in env.akctl('netstat').stdout,
+              'netstat lists the listener while its accept blocks')
+    finally:
+        prog.kill()
+        prog.wait()
+    for _ in range(100):
+        if status(env)['connections'] == base['connections'] and \
+                '5555' not in env.akctl('netstat').stdout:
+            break
+        time.sleep(0.05)
+    check(status(env)['processes'] == base['processes'] and
+          '5555' not in env.akctl('netstat').stdout,
+          'a client killed in accept leaves no process and no listener')
+
+
 def fetch(env, url, src, tmp):
     out = os.path.join(tmp, 'got')
     p = env.hijacked_curl(url, out)
@@ -112,6 +145,7 @@ def scenario_shm(build):
                             ',addr=10.9.0.2/99', env.url], capture_output=True, text=True)
         check(p.returncode == 1 and 'cannot attach interface' in p.stderr,
               'ak-server --if with a bad spec exits 1 with a message')
+        check(not os.path.exists(env.sock), 'and removes its socket')
         src = os.path.join(tmp, 'file')
         with open(src, 'wb') as f:
             f.write(os.urandom(3 << 20))
@@ -124,6 +158,7 @@ def scenario_shm(build):
             env.start_server(f'shm:{bus},addr=10.9.0.2/24')
             common_checks(env, '10.9.0.2', '10.9.0.1')
             fetch(env, 'http://10.9.0.1:8080/', src, tmp)
+            killed_in_accept(env)
         finally:
             env.stop()
             httpd.kill()
