@@ -70,9 +70,16 @@ class Env:
 
     def hijacked_curl(self, url, out):
         env = dict(os.environ, AK_SERVER=self.url, AK_HIJACK='sockets=inet',
-                   LD_PRELOAD=f'{self.build}/clients/hijack/libak-hijack.so')
+                   LD_PRELOAD=hijack_preload(self.build))
         return subprocess.run(self.wrap + ['curl', '-sS', '--max-time', '60', '-o', out, url],
                               env=env, capture_output=True, text=True, timeout=90)
+
+
+def hijack_preload(build):
+    """The hijack library, after the sanitizer runtime in sanitizer builds."""
+    lib = f'{build}/clients/hijack/libak-hijack.so'
+    first = os.environ.get('AK_TEST_PRELOAD')
+    return f'{first}:{lib}' if first else lib
 
 
 def common_checks(env, addr, peer):
@@ -108,7 +115,7 @@ def killed_in_accept(env):
             "s.listen()\nprint('listening', flush=True)\ns.accept()\n")
     prog = subprocess.Popen(env.wrap + [sys.executable, '-c', code], stdout=subprocess.PIPE,
                             env=dict(os.environ, AK_SERVER=env.url, AK_HIJACK='sockets=inet',
-                                     LD_PRELOAD=f'{env.build}/clients/hijack/libak-hijack.so'))
+                                     LD_PRELOAD=hijack_preload(env.build)))
     try:
         check(b'listening' in prog.stdout.readline(), 'hijacked python listens in the kernel')
         time.sleep(0.3)
