@@ -415,7 +415,8 @@ long control(Conn* c, uint16_t type, const void* body_in, size_t body_len, uint1
     uint8_t msg[sizeof(FrameHeader) + 64];
     FrameHeader fh{static_cast<uint32_t>(body_len), type, 0};
     memcpy(msg, &fh, sizeof fh);
-    memcpy(msg + sizeof fh, body_in, body_len);
+    if (body_len)
+        memcpy(msg + sizeof fh, body_in, body_len);
     const uint8_t* body;
     size_t size;
     if (!send_all(c->fd, msg, sizeof fh + body_len) || recv_frame(c, reply_type, body, size) < 0)

@@ -548,10 +548,11 @@ void* watcher_thread(void*) {
         int n = epoll_wait(g_epoll, ev, 64, any_doomed ? 20 : 500);
         std::lock_guard<std::mutex> g(g_lock);
         for (int i = 0; i < n; i++) {
-            auto it = g_conns.find(ev[i].data.u64);
+            uint64_t id = ev[i].data.u64; // a copy: epoll_event is packed
+            auto it = g_conns.find(id);
             if (it != g_conns.end() && !it->second->doomed) {
                 it->second->doomed = true;
-                g_doomed.push_back(ev[i].data.u64);
+                g_doomed.push_back(id);
             }
         }
         // Interrupt repeatedly: an interrupt that lands just before the
