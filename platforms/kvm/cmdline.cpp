@@ -87,6 +87,22 @@ const char* cmdline_get(const char* key, size_t* len) {
     return found;
 }
 
+const char* cmdline_get_nth(const char* key, unsigned index, size_t* len) {
+    size_t klen = __builtin_strlen(key);
+    size_t pos = 0, start, end;
+    while (next_word(g_cmdline, &pos, &start, &end)) {
+        const char* w = g_cmdline + start;
+        if (end - start == 2 && w[0] == '-' && w[1] == '-')
+            break;
+        if (end - start > klen && __builtin_memcmp(w, key, klen) == 0 && w[klen] == '=' &&
+            index-- == 0) {
+            *len = end - start - klen - 1;
+            return w + klen + 1;
+        }
+    }
+    return nullptr;
+}
+
 int cmdline_args(char*** argv) {
     *argv = g_argv;
     return g_argc;
