@@ -57,6 +57,12 @@ void ak_kern_lwp_interrupt(void *lwp);
 /* Forget the calling thread's lwp (a server thread that is done). */
 void ak_kern_thread_release(void);
 
+/* Make descriptors 0-2 of the calling thread's process the console (those
+ * not already open): stdin reads end of file, stdout and stderr write to
+ * akhyp_console_write.  Provided by components/dev/console (the unikernel
+ * runtime calls it).  Returns 0 or -errno. */
+int ak_kern_console_stdio(void);
+
 struct ak_kern_memstats {
     size_t in_use, limit, peak, allocations, failures;
 };
