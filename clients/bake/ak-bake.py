@@ -140,7 +140,7 @@ def main():
             die(f"input {f}: no such file")
         with open(f, "rb") as fh:
             magic = fh.read(8)
-        if magic[:4] != b"\x7fELF" and magic != b"!<arch>\n":
+        if magic[:4] != b"\x7fELF" and magic not in (b"!<arch>\n", b"!<thin>\n"):
             die(f"input {f}: not an object file or static archive")
     for key in ("cc", "platform", "runtime", "kernel", "linker-script"):
         if key not in conf.values:
