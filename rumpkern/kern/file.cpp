@@ -5,15 +5,33 @@
 
 namespace ak {
 
-Result<size_t> File::read(Uio&, int64_t&) { return EINVAL; }
-Result<size_t> File::write(Uio&, int64_t&) { return EINVAL; }
-Result<int64_t> File::seek(int64_t, int, int64_t) { return ESPIPE; }
-Result<void> File::stat(abi::Stat&) { return EINVAL; }
-Result<long> File::ioctl(unsigned long, void*) { return ENOTTY; }
-uint32_t File::poll(uint32_t events, PollTable*) { return events & (POLLIN | POLLOUT); }
-Result<void> File::truncate(int64_t) { return EINVAL; }
-Result<void> File::fsync(bool) { return EINVAL; }
-Result<size_t> File::getdents(Span<uint8_t>, int64_t&) { return ENOTDIR; }
+Result<size_t> File::read(Uio&, int64_t&) {
+    return EINVAL;
+}
+Result<size_t> File::write(Uio&, int64_t&) {
+    return EINVAL;
+}
+Result<int64_t> File::seek(int64_t, int, int64_t) {
+    return ESPIPE;
+}
+Result<void> File::stat(abi::Stat&) {
+    return EINVAL;
+}
+Result<long> File::ioctl(unsigned long, void*) {
+    return ENOTTY;
+}
+uint32_t File::poll(uint32_t events, PollTable*) {
+    return events & (POLLIN | POLLOUT);
+}
+Result<void> File::truncate(int64_t) {
+    return EINVAL;
+}
+Result<void> File::fsync(bool) {
+    return EINVAL;
+}
+Result<size_t> File::getdents(Span<uint8_t>, int64_t&) {
+    return ENOTDIR;
+}
 
 Result<void> File::set_status_flags(int flags) {
     // F_SETFL may change only these (Linux): O_APPEND, O_ASYNC, O_DIRECT,

@@ -34,8 +34,7 @@ bool reserve(size_t size) {
     }
     size_t peak = g_peak.load(MemoryOrder::Relaxed);
     size_t now = cur + size;
-    while (now > peak && !g_peak.compare_exchange(peak, now, MemoryOrder::Relaxed)) {
-    }
+    while (now > peak && !g_peak.compare_exchange(peak, now, MemoryOrder::Relaxed)) {}
     return true;
 }
 
@@ -94,6 +93,8 @@ KmemStats kmem_stats() {
     return {g_in_use.load(), g_limit.load(), g_peak.load(), g_count.load(), g_failures.load()};
 }
 
-void kmem_set_limit(size_t limit) { g_limit.store(limit); }
+void kmem_set_limit(size_t limit) {
+    g_limit.store(limit);
+}
 
 } // namespace ak

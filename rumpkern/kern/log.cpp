@@ -160,8 +160,12 @@ size_t format(char* buf, size_t size, const char* fmt, ...) {
     return n;
 }
 
-void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
-LogLevel log_level() { return static_cast<LogLevel>(g_level.load(MemoryOrder::Relaxed)); }
+void set_log_level(LogLevel level) {
+    g_level.store(static_cast<int>(level));
+}
+LogLevel log_level() {
+    return static_cast<LogLevel>(g_level.load(MemoryOrder::Relaxed));
+}
 
 void klog(LogLevel level, const char* fmt, ...) {
     if (static_cast<int>(level) > g_level.load(MemoryOrder::Relaxed))

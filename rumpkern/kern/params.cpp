@@ -84,8 +84,14 @@ void params_load() {
         str_copy(g_hostname, buf, sizeof g_hostname);
 }
 
-const char* param_hostname() { return g_hostname; }
-void set_param_hostname(const char* h) { str_copy(g_hostname, h, sizeof g_hostname); }
-int param_ncpu() { return g_ncpu; }
+const char* param_hostname() {
+    return g_hostname;
+}
+void set_param_hostname(const char* h) {
+    str_copy(g_hostname, h, sizeof g_hostname);
+}
+int param_ncpu() {
+    return g_ncpu;
+}
 
 } // namespace ak

@@ -18,7 +18,9 @@ int g_next_pid = 2;
 Proc* g_kernel_proc;
 Proc* g_init_proc;
 
-size_t slot_for(int pid, size_t cap) { return (static_cast<uint32_t>(pid) * 2654435761u) & (cap - 1); }
+size_t slot_for(int pid, size_t cap) {
+    return (static_cast<uint32_t>(pid) * 2654435761u) & (cap - 1);
+}
 
 Result<void> table_insert_locked(Proc* p) {
     if ((g_proc_count + 1) * 2 > g_proc_cap) {
@@ -102,6 +104,7 @@ Cred Proc::cred() const {
 void Proc::set_cred(const Cred& c) {
     MutexGuard g(m_lock);
     m_cred = c;
+    m_cred_gen.fetch_add(1, MemoryOrder::Release);
 }
 
 RefPtr<Vnode> Proc::cwd() const {
@@ -194,8 +197,12 @@ size_t proc_count() {
     return g_proc_count;
 }
 
-Proc& proc_kernel() { return *g_kernel_proc; }
-Proc& proc_init() { return *g_init_proc; }
+Proc& proc_kernel() {
+    return *g_kernel_proc;
+}
+Proc& proc_init() {
+    return *g_init_proc;
+}
 
 Result<void> proc_bootstrap() {
     g_proc_lock = make<Mutex>();

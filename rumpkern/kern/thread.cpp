@@ -14,7 +14,10 @@ Atomic<int> g_next_tid{1000};
 Lwp::Lwp(RefPtr<Proc> proc, int tid) : m_proc(move(proc)), m_tid(tid) {}
 Lwp::~Lwp() = default;
 
-void Lwp::set_proc(RefPtr<Proc> p) { m_proc = move(p); }
+void Lwp::set_proc(RefPtr<Proc> p) {
+    m_proc = move(p);
+    m_cred_gen = 0;
+}
 
 void Lwp::interrupt() {
     m_interrupted.store(true, MemoryOrder::Release);
@@ -68,7 +71,9 @@ Result<void> CondVar::wait_interruptible(Mutex& m, int64_t deadline_ns) {
     return {};
 }
 
-Lwp* curlwp_or_null() { return static_cast<Lwp*>(akhyp_curlwp_get()); }
+Lwp* curlwp_or_null() {
+    return static_cast<Lwp*>(akhyp_curlwp_get());
+}
 
 Lwp& curlwp() {
     Lwp* l = curlwp_or_null();
@@ -98,7 +103,9 @@ void release_current_lwp() {
 }
 
 // Upcall from the platform: a client thread with an lwp is exiting.
-void lwp_thread_exit_upcall(void* p) { destroy(static_cast<Lwp*>(p)); }
+void lwp_thread_exit_upcall(void* p) {
+    destroy(static_cast<Lwp*>(p));
+}
 
 struct KThread {
     void (*fn)(void*);

@@ -6,10 +6,10 @@ namespace ak::sys {
 
 Result<long> sys_getpid() { return curproc().pid(); }
 Result<long> sys_getppid() { return curproc().ppid(); }
-Result<long> sys_getuid() { return static_cast<long>(curproc().cred().uid); }
-Result<long> sys_geteuid() { return static_cast<long>(curproc().cred().euid); }
-Result<long> sys_getgid() { return static_cast<long>(curproc().cred().gid); }
-Result<long> sys_getegid() { return static_cast<long>(curproc().cred().egid); }
+Result<long> sys_getuid() { return static_cast<long>(curcred().uid); }
+Result<long> sys_geteuid() { return static_cast<long>(curcred().euid); }
+Result<long> sys_getgid() { return static_cast<long>(curcred().gid); }
+Result<long> sys_getegid() { return static_cast<long>(curcred().egid); }
 
 Result<long> sys_umask(uint32_t mask) { return static_cast<long>(curproc().exchange_umask(mask)); }
 
@@ -51,7 +51,7 @@ Result<long> sys_setgid(uint32_t gid) {
 Result<long> sys_getgroups(int size, uint32_t* list) {
     if (size < 0)
         return EINVAL;
-    Cred c = curproc().cred();
+    Cred c = curcred();
     if (size == 0)
         return c.ngroups;
     if (size < c.ngroups)

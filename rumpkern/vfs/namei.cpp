@@ -5,7 +5,6 @@
 
 namespace ak {
 
-
 Result<void> copyin_path(const char* user, char* buf) {
     if (!user)
         return EFAULT;
@@ -145,7 +144,7 @@ Result<Walker> make_walker() {
     Walker w;
     Proc& p = curproc();
     w.root = p.root();
-    w.cred = p.cred();
+    w.cred = curcred();
     if (!w.root)
         return ENOENT;
     return w;

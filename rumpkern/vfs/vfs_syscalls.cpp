@@ -30,7 +30,7 @@ Result<long> do_open(int dirfd, const char* upath, int flags, uint32_t mode) {
     if ((flags & O_TMPFILE) == O_TMPFILE)
         return EOPNOTSUPP;
     Proc& p = curproc();
-    Cred cred = p.cred();
+    const Cred& cred = curcred();
     int acc = flags & O_ACCMODE;
     bool want_write = acc == O_WRONLY || acc == O_RDWR;
     RefPtr<Vnode> v;
@@ -140,7 +140,7 @@ Result<long> do_mkdir(int dirfd, const char* upath, uint32_t mode) {
     if (pl.name.empty() || pl.dot)
         return EEXIST;
     Proc& p = curproc();
-    Cred cred = p.cred();
+    const Cred& cred = curcred();
     Vnode& dir = *pl.dir;
     WriteGuard g(dir.lock());
     Result<RefPtr<Vnode>> r = dir.lookup(pl.name);
@@ -162,7 +162,7 @@ Result<long> do_unlink(int dirfd, const char* upath) {
     ParentLookup pl = TRY(namei_parent(dirfd, path.buf));
     if (pl.name.empty() || pl.dot)
         return EISDIR;
-    Cred cred = curproc().cred();
+    const Cred& cred = curcred();
     Vnode& dir = *pl.dir;
     WriteGuard g(dir.lock());
     RefPtr<Vnode> victim = TRY(dir.lookup(pl.name));
@@ -188,7 +188,7 @@ Result<long> do_rmdir(int dirfd, const char* upath) {
     if (pl.name == StringView(".."))
         return ENOTEMPTY;
     Proc& p = curproc();
-    Cred cred = p.cred();
+    const Cred& cred = curcred();
     Vnode& dir = *pl.dir;
     WriteGuard g(dir.lock());
     RefPtr<Vnode> victim = TRY(dir.lookup(pl.name));
@@ -252,7 +252,7 @@ Result<long> do_rename(int olddirfd, const char* uold, int newdirfd, const char*
         return EXDEV;
     TRY(check_writable_mount(*po.dir));
     Proc& p = curproc();
-    Cred cred = p.cred();
+    const Cred& cred = curcred();
     Vnode* d1 = po.dir.get();
     Vnode* d2 = pn.dir.get();
     MutexGuard rg(d1->mount().rename_lock());
@@ -361,7 +361,7 @@ Result<long> do_link(int olddirfd, const char* uold, int newdirfd, const char* u
     TRY(newp.copy(unew));
     unsigned lf = (flags & AT_SYMLINK_FOLLOW) ? k_lookup_follow : 0;
     if (flags & AT_EMPTY_PATH) {
-        if (!curproc().cred().is_root())
+        if (!curcred().is_root())
             return ENOENT;
         lf |= k_lookup_empty_path;
     }
@@ -373,7 +373,7 @@ Result<long> do_link(int olddirfd, const char* uold, int newdirfd, const char* u
         return EEXIST;
     if (&pl.dir->mount() != &src->mount())
         return EXDEV;
-    Cred cred = curproc().cred();
+    const Cred& cred = curcred();
     Vnode& dir = *pl.dir;
     WriteGuard g(dir.lock());
     Result<RefPtr<Vnode>> r = dir.lookup(pl.name);
@@ -403,7 +403,7 @@ Result<long> do_symlink(const char* utarget, int newdirfd, const char* ulink) {
     ParentLookup pl = TRY(namei_parent(newdirfd, linkp.buf));
     if (pl.name.empty() || pl.dot)
         return EEXIST;
-    Cred cred = curproc().cred();
+    const Cred& cred = curcred();
     Vnode& dir = *pl.dir;
     WriteGuard g(dir.lock());
     Result<RefPtr<Vnode>> r = dir.lookup(pl.name);
@@ -443,7 +443,7 @@ Result<void> setattr_checked(Vnode& v, const SetAttr& sa) {
 }
 
 Result<long> do_chmod(Vnode& v, uint32_t mode) {
-    Cred cred = curproc().cred();
+    const Cred& cred = curcred();
     VAttr a = TRY(getattr_locked_shared(v));
     if (!cred.is_root() && cred.euid != a.uid)
         return EPERM;
@@ -459,7 +459,7 @@ Result<long> do_chmod(Vnode& v, uint32_t mode) {
 }
 
 Result<long> do_chown(Vnode& v, uint32_t uid, uint32_t gid) {
-    Cred cred = curproc().cred();
+    const Cred& cred = curcred();
     VAttr a = TRY(getattr_locked_shared(v));
     bool set_uid = uid != 0xffffffffu;
     bool set_gid = gid != 0xffffffffu;
@@ -515,7 +515,7 @@ Result<long> do_access(int dirfd, const char* upath, int mode, int flags) {
         return EINVAL;
     RefPtr<Vnode> v =
         TRY(lookup_at(dirfd, upath, flags, AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
-    Cred cred = curproc().cred();
+    Cred cred = curcred(); // a copy: access() checks with the real ids
     if (!(flags & AT_EACCESS)) {
         cred.euid = cred.uid;
         cred.egid = cred.gid;
@@ -711,7 +711,7 @@ Result<long> sys_truncate(const char* upath, int64_t length) {
     if (v->is_dir())
         return EISDIR;
     VAttr a = TRY(getattr_locked_shared(*v));
-    TRY(vfs_access_attr(a, curproc().cred(), W_OK));
+    TRY(vfs_access_attr(a, curcred(), W_OK));
     return do_truncate_vnode(*v, length);
 }
 Result<long> sys_ftruncate(int fd, int64_t length) {
@@ -786,7 +786,7 @@ Result<long> sys_utimensat(int dirfd, const char* upath, const abi::Timespec* ut
     } else {
         v = TRY(lookup_at(dirfd, upath, flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
     }
-    Cred cred = curproc().cred();
+    const Cred& cred = curcred();
     VAttr a = TRY(getattr_locked_shared(*v));
     if (!cred.is_root() && cred.euid != a.uid) {
         if (!now_both)
@@ -814,7 +814,7 @@ Result<long> sys_chdir(const char* upath) {
     PathBuf path;
     TRY(path.copy(upath));
     RefPtr<Vnode> v = TRY(namei(AT_FDCWD, path.buf, k_lookup_follow | k_lookup_directory));
-    TRY(vfs_access(*v, curproc().cred(), X_OK));
+    TRY(vfs_access(*v, curcred(), X_OK));
     curproc().set_cwd(move(v));
     return 0L;
 }
@@ -826,7 +826,7 @@ Result<long> sys_fchdir(int fd) {
         return ENOTDIR;
     if (!v->is_dir())
         return ENOTDIR;
-    TRY(vfs_access(*v, curproc().cred(), X_OK));
+    TRY(vfs_access(*v, curcred(), X_OK));
     curproc().set_cwd(RefPtr<Vnode>(v));
     return 0L;
 }
@@ -936,7 +936,7 @@ Result<long> sys_fstatfs(int fd, abi::Statfs* buf) {
 
 Result<long> sys_mount(const char* usource, const char* utarget, const char* ufstype,
                        unsigned long flags, const void* udata) {
-    if (!curproc().cred().is_root())
+    if (!curcred().is_root())
         return EPERM;
     PathBuf target;
     TRY(target.copy(utarget));
@@ -981,7 +981,7 @@ Result<long> sys_umount2(const char* utarget, int flags) {
         return EINVAL;
     if ((flags & MNT_EXPIRE) && (flags & (MNT_FORCE | MNT_DETACH)))
         return EINVAL;
-    if (!curproc().cred().is_root())
+    if (!curcred().is_root())
         return EPERM;
     PathBuf target;
     TRY(target.copy(utarget));

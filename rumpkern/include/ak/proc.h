@@ -67,6 +67,8 @@ public:
     int ppid() const { return m_ppid.load(MemoryOrder::Relaxed); }
     Cred cred() const;
     void set_cred(const Cred& c);
+    // Bumped by every set_cred(); lwps cache the credentials per generation.
+    uint64_t cred_generation() const { return m_cred_gen.load(MemoryOrder::Acquire); }
     uint32_t umask() const { return m_umask.load(MemoryOrder::Relaxed); }
     uint32_t exchange_umask(uint32_t m) { return m_umask.exchange(m & 0777); }
     RefPtr<Vnode> cwd() const;
@@ -84,6 +86,7 @@ private:
     Atomic<int> m_ppid;
     Atomic<uint32_t> m_umask{022};
     Atomic<bool> m_exited{false};
+    Atomic<uint64_t> m_cred_gen{1};
     mutable Mutex m_lock;
     Cred m_cred AK_GUARDED_BY(m_lock);
     RefPtr<Vnode> m_cwd AK_GUARDED_BY(m_lock);

@@ -11,8 +11,6 @@
 
 namespace ak {
 
-
-
 class Lwp : NonCopyable {
 public:
     explicit Lwp(RefPtr<Proc> proc, int tid);
@@ -22,6 +20,16 @@ public:
     RefPtr<Proc> proc_ref() const { return m_proc; }
     void set_proc(RefPtr<Proc> p);
     int tid() const { return m_tid; }
+    // The process's credentials as of this system call, without taking the
+    // process lock (refreshed when the process's generation moves on).
+    const Cred& cred() {
+        uint64_t gen = m_proc->cred_generation();
+        if (AK_UNLIKELY(gen != m_cred_gen)) {
+            m_cred = m_proc->cred();
+            m_cred_gen = gen;
+        }
+        return m_cred;
+    }
 
     // Interruption: the lwp's sleeps in CondVar::wait_interruptible return
     // EINTR until clear_interrupt().
@@ -36,6 +44,8 @@ private:
     friend class CondVar;
     RefPtr<Proc> m_proc;
     int m_tid;
+    Cred m_cred;
+    uint64_t m_cred_gen = 0;
     Atomic<bool> m_interrupted{false};
     Mutex m_sleep_lock;
     CondVar* m_sleep_cv AK_GUARDED_BY(m_sleep_lock) = nullptr;
@@ -47,7 +57,12 @@ private:
 Lwp& curlwp();
 // The lwp if the calling thread has one, else nullptr.
 Lwp* curlwp_or_null();
-inline Proc& curproc() { return curlwp().proc(); }
+inline Proc& curproc() {
+    return curlwp().proc();
+}
+inline const Cred& curcred() {
+    return curlwp().cred();
+}
 
 // Kernel threads run in the kernel process (pid 0).
 struct KThread;
