@@ -165,6 +165,8 @@ def build_qemu_command(args, qemu):
            "-m", str(args.memory), "-smp", str(args.smp),
            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
            "-serial", "stdio", "-device", DEBUG_EXIT, "-kernel", args.image]
+    if not pci:
+        cmd += ["-global", "virtio-mmio.force-legacy=false"]  # virtio 1.x (version 2) registers
     params = [f"ncpu={args.smp}"]
     dev = (lambda kind: f"virtio-{kind}-pci,disable-legacy=on") if pci else \
         (lambda kind: f"virtio-{kind}-device")
