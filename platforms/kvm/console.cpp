@@ -278,5 +278,6 @@ extern "C" void akhyp_console_write(const char* buf, size_t len) {
 }
 
 extern "C" void akhyp_exit(int status) {
+    report_uptime();
     machine_exit(status);
 }

@@ -88,6 +88,8 @@ void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void acpi_init(uint64_t rsdp_paddr);
 const uint8_t* acpi_find_table(const char* sig); // nullptr when absent
 
+void report_uptime(); // start.cpp: with verbose=1, time since entry
+
 // --- cmdline.cpp -----------------------------------------------------------
 void cmdline_init(const char* cmdline);
 // The value of key=value on the command line (before any "--"), or nullptr.

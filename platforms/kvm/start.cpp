@@ -67,6 +67,12 @@ void main_thread(void*) {
 }
 
 } // namespace
+
+void report_uptime() {
+    if (g_verbose)
+        kprintf("ak-kvm: exit %lu us after entry\n", (rdtsc() - g_entry_tsc) * 1000000 / tsc_hz());
+}
+
 } // namespace akkvm
 
 using namespace akkvm;
