@@ -159,8 +159,10 @@ int submit(void* disk, int op, void* buf, size_t len, uint64_t offset, akhyp_blk
     uint32_t type = op == AKHYP_BLK_READ ? k_t_in : op == AKHYP_BLK_WRITE ? k_t_out : k_t_flush;
     for (size_t i = 0; i < chunks; i++) {
         size_t off = i * k_chunk;
-        uint32_t n = op == AKHYP_BLK_FLUSH ? 0 : uint32_t(len - off < k_chunk ? len - off : k_chunk);
-        Result<void> q = queue_chunk(*d, r, type, static_cast<uint8_t*>(buf) + off, n, offset + off);
+        uint32_t n =
+            op == AKHYP_BLK_FLUSH ? 0 : uint32_t(len - off < k_chunk ? len - off : k_chunk);
+        Result<void> q =
+            queue_chunk(*d, r, type, static_cast<uint8_t*>(buf) + off, n, offset + off);
         if (q.is_error()) {
             // Chunks already queued complete normally; account for the rest.
             r->error = q.error();
