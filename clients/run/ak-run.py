@@ -198,6 +198,8 @@ def build_qemu_command(args, qemu):
             params.append(f"disk{i}.mount={cmdline_word(value)}")
     if args.rng:
         cmd += ["-device", dev("rng")]
+    if not args.ip and not args.dhcp and args.net and args.net[0].startswith("user"):
+        args.ip, args.gw = "10.0.2.15/24", args.gw or "10.0.2.2"  # QEMU user networking's plan
     if args.ip:
         params.append(f"ip={args.ip}")
     if args.gw:
