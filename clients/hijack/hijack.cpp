@@ -1,0 +1,1543 @@
+// libak-hijack.so: LD_PRELOAD library that sends libc's file calls for paths
+// under a prefix (default /ak) to an ak-server (docs/hijack.md).
+//
+// Kernel descriptors never share numbers with host ones: every kernel
+// descriptor is represented in the program by a real host descriptor (a
+// duplicate of one epoll descriptor, the "placeholder"), and a table maps
+// placeholder numbers to kernel numbers.  A call this library does not wrap
+// that reaches a placeholder fails loudly (epoll descriptors refuse read,
+// write and mmap) instead of silently reading some host file.
+#include <anykern/akclient.h>
+#include <anykern/anykern.h>
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include <atomic>
+
+#define HIJACK extern "C" __attribute__((visibility("default")))
+
+extern char** environ;
+
+namespace {
+
+// --- Real functions ----------------------------------------------------------------
+
+template <typename F> F real_fn(const char* name) {
+    void* p = dlsym(RTLD_NEXT, name);
+    return reinterpret_cast<F>(p);
+}
+
+#define REAL(name, ...)                                                                            \
+    static auto real_##name = real_fn<decltype(&::name)>(#name);                                   \
+    (void)0
+
+// --- Settings (AK_HIJACK) ------------------------------------------------------------
+
+constexpr int k_max_blanket = 16;
+char g_prefix[256] = "/ak";
+size_t g_prefix_len = 3;
+char g_blanket[k_max_blanket][256];
+int g_nblanket = 0;
+enum SocketMode { k_sockets_none, k_sockets_inet, k_sockets_unix, k_sockets_all };
+SocketMode g_sockets = k_sockets_none; // parsed; socket hijacking arrives with the network issue
+
+void parse_settings() {
+    const char* s = getenv("AK_HIJACK");
+    if (!s)
+        return;
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", s);
+    char* save = nullptr;
+    for (char* kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(nullptr, ",", &save)) {
+        char* eq = strchr(kv, '=');
+        if (!eq) {
+            fprintf(stderr, "libak-hijack: ignoring AK_HIJACK item '%s'\n", kv);
+            continue;
+        }
+        *eq = 0;
+        const char* v = eq + 1;
+        if (!strcmp(kv, "prefix")) {
+            size_t n = strlen(v);
+            while (n > 1 && v[n - 1] == '/')
+                n--;
+            if (v[0] != '/' || n >= sizeof g_prefix) {
+                fprintf(stderr, "libak-hijack: prefix must be an absolute path\n");
+                continue;
+            }
+            memcpy(g_prefix, v, n);
+            g_prefix[n] = 0;
+            g_prefix_len = n == 1 ? 0 : n; // "/" disables the prefix
+        } else if (!strcmp(kv, "blanket")) {
+            char tmp[2048];
+            snprintf(tmp, sizeof tmp, "%s", v);
+            char* s2 = nullptr;
+            for (char* p = strtok_r(tmp, ":", &s2); p && g_nblanket < k_max_blanket;
+                 p = strtok_r(nullptr, ":", &s2)) {
+                if (p[0] != '/')
+                    continue;
+                snprintf(g_blanket[g_nblanket++], sizeof g_blanket[0], "%s", p);
+            }
+        } else if (!strcmp(kv, "sockets")) {
+            if (!strcmp(v, "none"))
+                g_sockets = k_sockets_none;
+            else if (!strcmp(v, "inet"))
+                g_sockets = k_sockets_inet;
+            else if (!strcmp(v, "unix"))
+                g_sockets = k_sockets_unix;
+            else if (!strcmp(v, "all"))
+                g_sockets = k_sockets_all;
+            else
+                fprintf(stderr, "libak-hijack: sockets= wants none, inet, unix or all\n");
+        } else {
+            fprintf(stderr, "libak-hijack: unknown AK_HIJACK key '%s'\n", kv);
+        }
+    }
+}
+
+// --- Descriptor table ----------------------------------------------------------------
+
+std::atomic<int>* g_fdmap; // host fd -> kernel fd + 1 (0: a host descriptor)
+int g_fdmax;
+int g_template = -1;
+std::atomic<bool> g_cwd_kernel{false};
+
+void init_table() {
+    struct rlimit rl;
+    long n = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        n = static_cast<long>(rl.rlim_cur);
+    if (n > (1 << 20))
+        n = 1 << 20;
+    void* p = mmap(nullptr, sizeof(std::atomic<int>) * static_cast<size_t>(n),
+                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    g_fdmap = static_cast<std::atomic<int>*>(p);
+    g_fdmax = static_cast<int>(n);
+    g_template = epoll_create1(EPOLL_CLOEXEC);
+}
+
+int kfd_of(int hfd) {
+    if (hfd < 0 || hfd >= g_fdmax || !g_fdmap)
+        return -1;
+    return g_fdmap[hfd].load(std::memory_order_acquire) - 1;
+}
+
+void map_set(int hfd, int kfd) {
+    if (hfd >= 0 && hfd < g_fdmax)
+        g_fdmap[hfd].store(kfd + 1, std::memory_order_release);
+}
+
+int set_errno(long r) {
+    if (r < 0) {
+        errno = static_cast<int>(-r);
+        return -1;
+    }
+    return static_cast<int>(r);
+}
+
+long set_errno_long(long r) {
+    if (r < 0) {
+        errno = static_cast<int>(-r);
+        return -1;
+    }
+    return r;
+}
+
+long ksys(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
+    return ak_syscall(nr, a0, a1, a2, a3, a4, a5);
+}
+
+// A host placeholder for kernel descriptor kfd.  Returns the host fd or -1
+// (and closes kfd).
+int make_placeholder(int kfd, bool cloexec, int minfd = 0) {
+    REAL(fcntl);
+    if (g_template < 0) {
+        ksys(AK_SYS_close, kfd);
+        errno = EMFILE;
+        return -1;
+    }
+    int hfd = real_fcntl(g_template, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, minfd);
+    if (hfd < 0 || hfd >= g_fdmax) {
+        int e = hfd < 0 ? errno : EMFILE;
+        if (hfd >= 0) {
+            REAL(close);
+            real_close(hfd);
+        }
+        ksys(AK_SYS_close, kfd);
+        errno = e;
+        return -1;
+    }
+    map_set(hfd, kfd);
+    return hfd;
+}
+
+// --- Paths -----------------------------------------------------------------------------
+
+struct KPath {
+    int dirfd;
+    const char* path;
+    char buf[PATH_MAX];
+};
+
+bool under(const char* path, const char* prefix, size_t n) {
+    return strncmp(path, prefix, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+// Decide where (dirfd, path) lives.  True: the kernel, with out filled.
+bool classify(int dirfd, const char* path, KPath& out) {
+    if (!path)
+        return false;
+    if (path[0] == '/') {
+        if (g_prefix_len && under(path, g_prefix, g_prefix_len)) {
+            const char* rest = path + g_prefix_len;
+            snprintf(out.buf, sizeof out.buf, "%s", *rest ? rest : "/");
+            out.path = out.buf;
+            out.dirfd = AT_FDCWD;
+            return true;
+        }
+        for (int i = 0; i < g_nblanket; i++) {
+            if (under(path, g_blanket[i], strlen(g_blanket[i]))) {
+                out.path = path;
+                out.dirfd = AT_FDCWD;
+                return true;
+            }
+        }
+        return false;
+    }
+    if (dirfd == AT_FDCWD) {
+        if (!g_cwd_kernel.load())
+            return false;
+        out.path = path;
+        out.dirfd = AT_FDCWD;
+        return true;
+    }
+    int k = kfd_of(dirfd);
+    if (k < 0)
+        return false;
+    out.path = path;
+    out.dirfd = k;
+    return true;
+}
+
+long P(const char* p) {
+    return reinterpret_cast<long>(p);
+}
+
+// glibc declares some path arguments nonnull that the system call accepts
+// as NULL; hide the pointer from the optimiser before testing it.
+template <typename T> T* opaque(T* p) {
+    asm("" : "+r"(p));
+    return p;
+}
+template <typename T> long P(T* p) {
+    return reinterpret_cast<long>(p);
+}
+
+// --- exec state (AK_HIJACK_STATE) ------------------------------------------------------
+
+constexpr char k_state_var[] = "AK_HIJACK_STATE=";
+
+// Restore what the previous program image handed over: the kernel process
+// (re-attached with a one-time token) and the descriptor map.
+void restore_state() {
+    const char* s = getenv("AK_HIJACK_STATE");
+    if (!s)
+        return;
+    char buf[8192];
+    snprintf(buf, sizeof buf, "%s", s);
+    unsetenv("AK_HIJACK_STATE");
+    // v1:KPID:TOKEN:CWD:H=K,H=K,...
+    char* save = nullptr;
+    char* ver = strtok_r(buf, ":", &save);
+    char* kpid = strtok_r(nullptr, ":", &save);
+    char* token = strtok_r(nullptr, ":", &save);
+    char* cwd = strtok_r(nullptr, ":", &save);
+    char* fds = strtok_r(nullptr, ":", &save);
+    if (!ver || strcmp(ver, "v1") || !kpid || !token || !cwd)
+        return;
+    if (akc_attach(nullptr, atoi(kpid), token) != 0) {
+        fprintf(stderr, "libak-hijack: cannot re-attach to kernel process %s after exec\n", kpid);
+        return;
+    }
+    g_cwd_kernel = cwd[0] == '1';
+    REAL(fcntl);
+    for (char *s2 = nullptr, *pair = fds ? strtok_r(fds, ",", &s2) : nullptr; pair;
+         pair = strtok_r(nullptr, ",", &s2)) {
+        int h, k;
+        if (sscanf(pair, "%d=%d", &h, &k) != 2)
+            continue;
+        if (real_fcntl(h, F_GETFD) >= 0)
+            map_set(h, k);
+    }
+}
+
+__attribute__((constructor)) void hijack_init() {
+    parse_settings();
+    init_table();
+    restore_state();
+}
+
+// Build the environment for a new program image: envp without an old
+// state variable, plus the current state.  Memory comes from mmap, which is
+// safe in a vfork child.  Returns nullptr when there is no session.
+char** prepare_exec(char* const envp[], char token_out[65]) {
+    if (akc_kpid() < 0)
+        return nullptr;
+    int kpid;
+    if (akc_exec_prepare(&kpid, token_out) != 0)
+        return nullptr;
+    size_t n = 0;
+    while (envp && envp[n])
+        n++;
+    size_t state_cap = 64 * 1024;
+    size_t bytes = (n + 2) * sizeof(char*) + state_cap;
+    void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        akc_exec_cancel(token_out);
+        return nullptr;
+    }
+    char** env = static_cast<char**>(mem);
+    char* state = reinterpret_cast<char*>(env + n + 2);
+    size_t len = static_cast<size_t>(snprintf(state, state_cap, "%sv1:%d:%s:%d:", k_state_var, kpid,
+                                              token_out, g_cwd_kernel.load() ? 1 : 0));
+    REAL(fcntl);
+    bool first = true;
+    for (int h = 0; h < g_fdmax && len + 32 < state_cap; h++) {
+        int k = kfd_of(h);
+        if (k < 0)
+            continue;
+        int fl = real_fcntl(h, F_GETFD);
+        if (fl < 0 || (fl & FD_CLOEXEC))
+            continue;
+        len += static_cast<size_t>(
+            snprintf(state + len, state_cap - len, "%s%d=%d", first ? "" : ",", h, k));
+        first = false;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], k_state_var, sizeof k_state_var - 1) != 0)
+            env[j++] = envp[i];
+    env[j++] = state;
+    env[j] = nullptr;
+    return env;
+}
+
+void after_failed_exec(char** env, const char* token) {
+    int e = errno;
+    akc_exec_cancel(token);
+    size_t n = 0;
+    while (env[n])
+        n++;
+    munmap(env, (n + 2) * sizeof(char*) + 64 * 1024);
+    errno = e;
+}
+
+// --- Directory streams ----------------------------------------------------------------
+
+struct KDir {
+    int hfd;
+    int kfd;
+    size_t pos = 0, len = 0;
+    long offset = 0;
+    struct dirent64 ent;
+    alignas(8) char buf[32768];
+};
+
+constexpr int k_max_dirs = 1024;
+std::atomic<KDir*> g_dirs[k_max_dirs];
+
+KDir* kdir_of(void* d) {
+    if (!d)
+        return nullptr;
+    for (auto& slot : g_dirs)
+        if (slot.load(std::memory_order_acquire) == d)
+            return static_cast<KDir*>(d);
+    return nullptr;
+}
+
+bool kdir_register(KDir* d) {
+    for (auto& slot : g_dirs) {
+        KDir* expect = nullptr;
+        if (slot.compare_exchange_strong(expect, d))
+            return true;
+    }
+    return false;
+}
+
+void kdir_unregister(KDir* d) {
+    for (auto& slot : g_dirs) {
+        KDir* expect = d;
+        if (slot.compare_exchange_strong(expect, nullptr))
+            return;
+    }
+}
+
+struct LinuxDirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    uint16_t d_reclen;
+    uint8_t d_type;
+    char d_name[];
+};
+
+DIR* kdir_open_fd(int hfd, int kfd) {
+    KDir* d = new (std::nothrow) KDir;
+    if (!d) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    d->hfd = hfd;
+    d->kfd = kfd;
+    if (!kdir_register(d)) {
+        delete d;
+        errno = EMFILE;
+        return nullptr;
+    }
+    return reinterpret_cast<DIR*>(d);
+}
+
+struct dirent64* kdir_read(KDir* d) {
+    if (d->pos >= d->len) {
+        long n = ksys(AK_SYS_getdents64, d->kfd, P(d->buf), sizeof d->buf);
+        if (n < 0) {
+            errno = static_cast<int>(-n);
+            return nullptr;
+        }
+        if (n == 0)
+            return nullptr; // end: errno unchanged
+        d->len = static_cast<size_t>(n);
+        d->pos = 0;
+    }
+    auto* e = reinterpret_cast<LinuxDirent64*>(d->buf + d->pos);
+    if (e->d_reclen == 0 || d->pos + e->d_reclen > d->len) {
+        d->pos = d->len;
+        errno = EIO;
+        return nullptr;
+    }
+    d->pos += e->d_reclen;
+    d->ent.d_ino = e->d_ino;
+    d->ent.d_off = e->d_off;
+    d->ent.d_type = e->d_type;
+    snprintf(d->ent.d_name, sizeof d->ent.d_name, "%s", e->d_name);
+    d->ent.d_reclen = sizeof d->ent;
+    return &d->ent;
+}
+
+// --- Shared implementations -------------------------------------------------------------
+
+int do_openat(int dirfd, const char* path, int flags, mode_t mode, bool use_open) {
+    KPath kp;
+    if (!classify(dirfd, path, kp)) {
+        if (use_open) {
+            REAL(open);
+            return real_open(path, flags, mode);
+        }
+        REAL(openat);
+        return real_openat(dirfd, path, flags, mode);
+    }
+    long kfd = ksys(AK_SYS_openat, kp.dirfd, P(kp.path), flags, mode);
+    if (kfd < 0)
+        return set_errno(kfd);
+    return make_placeholder(static_cast<int>(kfd), flags & O_CLOEXEC);
+}
+
+int do_close(int fd) {
+    if (akc_is_internal_fd(fd)) {
+        errno = EBADF; // the library's own socket is not the program's to close
+        return -1;
+    }
+    REAL(close);
+    int k = kfd_of(fd);
+    if (k < 0)
+        return real_close(fd);
+    map_set(fd, -1);
+    long r = ksys(AK_SYS_close, k);
+    real_close(fd);
+    return set_errno(r);
+}
+
+int do_fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+    KPath kp;
+    if (path && !path[0] && (flags & AT_EMPTY_PATH)) {
+        int k = kfd_of(dirfd);
+        if (k >= 0)
+            return set_errno(ksys(AK_SYS_fstat, k, P(st)));
+    }
+    if (!classify(dirfd, path, kp)) {
+        REAL(fstatat);
+        return real_fstatat(dirfd, path, st, flags);
+    }
+    return set_errno(ksys(AK_SYS_newfstatat, kp.dirfd, P(kp.path), P(st), flags));
+}
+
+int do_fstat(int fd, struct stat* st) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(fstat);
+        return real_fstat(fd, st);
+    }
+    return set_errno(ksys(AK_SYS_fstat, k, P(st)));
+}
+
+// Two-path calls (rename, link): both paths must be on the same side.
+enum Side { k_side_host, k_side_kernel, k_side_mixed };
+Side sides(int d1, const char* p1, KPath& k1, int d2, const char* p2, KPath& k2) {
+    bool a = classify(d1, p1, k1), b = classify(d2, p2, k2);
+    if (a && b)
+        return k_side_kernel;
+    if (!a && !b)
+        return k_side_host;
+    return k_side_mixed;
+}
+
+ssize_t cookie_read(void* c, char* buf, size_t n) {
+    int k = kfd_of(static_cast<int>(reinterpret_cast<intptr_t>(c)));
+    return set_errno_long(ksys(AK_SYS_read, k, P(buf), static_cast<long>(n)));
+}
+ssize_t cookie_write(void* c, const char* buf, size_t n) {
+    int k = kfd_of(static_cast<int>(reinterpret_cast<intptr_t>(c)));
+    long r = ksys(AK_SYS_write, k, P(buf), static_cast<long>(n));
+    return r < 0 ? (errno = static_cast<int>(-r), 0) : r;
+}
+int cookie_seek(void* c, off64_t* off, int whence) {
+    int k = kfd_of(static_cast<int>(reinterpret_cast<intptr_t>(c)));
+    long r = ksys(AK_SYS_lseek, k, *off, whence);
+    if (r < 0)
+        return set_errno(r);
+    *off = r;
+    return 0;
+}
+int cookie_close(void* c) {
+    return do_close(static_cast<int>(reinterpret_cast<intptr_t>(c)));
+}
+
+FILE* kernel_stream(int hfd, const char* mode) {
+    cookie_io_functions_t io = {cookie_read, cookie_write, cookie_seek, cookie_close};
+    FILE* f = fopencookie(reinterpret_cast<void*>(static_cast<intptr_t>(hfd)), mode, io);
+    return f;
+}
+
+int fopen_flags(const char* mode) {
+    int flags;
+    switch (mode[0]) {
+    case 'r':
+        flags = O_RDONLY;
+        break;
+    case 'w':
+        flags = O_WRONLY | O_CREAT | O_TRUNC;
+        break;
+    case 'a':
+        flags = O_WRONLY | O_CREAT | O_APPEND;
+        break;
+    default:
+        return -1;
+    }
+    for (const char* m = mode + 1; *m; m++) {
+        if (*m == '+')
+            flags = (flags & ~O_ACCMODE) | O_RDWR;
+        else if (*m == 'e')
+            flags |= O_CLOEXEC;
+        else if (*m == 'x')
+            flags |= O_EXCL;
+    }
+    return flags;
+}
+
+} // namespace
+
+// ==== Wrapped libc functions ================================================================
+
+HIJACK int open(const char* path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | __O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return do_openat(AT_FDCWD, path, flags, mode, true);
+}
+HIJACK int open64(const char* path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | __O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return do_openat(AT_FDCWD, path, flags, mode, true);
+}
+HIJACK int openat(int dirfd, const char* path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | __O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return do_openat(dirfd, path, flags, mode, false);
+}
+HIJACK int openat64(int dirfd, const char* path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | __O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return do_openat(dirfd, path, flags, mode, false);
+}
+HIJACK int __open_2(const char* path, int flags) {
+    return do_openat(AT_FDCWD, path, flags, 0, true);
+}
+HIJACK int __open64_2(const char* path, int flags) {
+    return do_openat(AT_FDCWD, path, flags, 0, true);
+}
+HIJACK int __openat_2(int dirfd, const char* path, int flags) {
+    return do_openat(dirfd, path, flags, 0, false);
+}
+HIJACK int __openat64_2(int dirfd, const char* path, int flags) {
+    return do_openat(dirfd, path, flags, 0, false);
+}
+HIJACK int creat(const char* path, mode_t mode) {
+    return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, true);
+}
+HIJACK int creat64(const char* path, mode_t mode) {
+    return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, true);
+}
+
+HIJACK int close(int fd) {
+    return do_close(fd);
+}
+
+HIJACK ssize_t read(int fd, void* buf, size_t n) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(read);
+        return real_read(fd, buf, n);
+    }
+    return set_errno_long(ksys(AK_SYS_read, k, P(buf), static_cast<long>(n)));
+}
+HIJACK ssize_t write(int fd, const void* buf, size_t n) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(write);
+        return real_write(fd, buf, n);
+    }
+    return set_errno_long(ksys(AK_SYS_write, k, P(buf), static_cast<long>(n)));
+}
+HIJACK ssize_t pread(int fd, void* buf, size_t n, off_t off) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(pread);
+        return real_pread(fd, buf, n, off);
+    }
+    return set_errno_long(ksys(AK_SYS_pread64, k, P(buf), static_cast<long>(n), off));
+}
+HIJACK ssize_t pread64(int fd, void* buf, size_t n, off64_t off) {
+    return pread(fd, buf, n, off);
+}
+HIJACK ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(pwrite);
+        return real_pwrite(fd, buf, n, off);
+    }
+    return set_errno_long(ksys(AK_SYS_pwrite64, k, P(buf), static_cast<long>(n), off));
+}
+HIJACK ssize_t pwrite64(int fd, const void* buf, size_t n, off64_t off) {
+    return pwrite(fd, buf, n, off);
+}
+HIJACK ssize_t readv(int fd, const struct iovec* iov, int cnt) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(readv);
+        return real_readv(fd, iov, cnt);
+    }
+    return set_errno_long(ksys(AK_SYS_readv, k, P(iov), cnt));
+}
+HIJACK ssize_t writev(int fd, const struct iovec* iov, int cnt) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(writev);
+        return real_writev(fd, iov, cnt);
+    }
+    return set_errno_long(ksys(AK_SYS_writev, k, P(iov), cnt));
+}
+HIJACK off_t lseek(int fd, off_t off, int whence) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(lseek);
+        return real_lseek(fd, off, whence);
+    }
+    return set_errno_long(ksys(AK_SYS_lseek, k, off, whence));
+}
+HIJACK off64_t lseek64(int fd, off64_t off, int whence) {
+    return lseek(fd, off, whence);
+}
+
+// stat family (glibc >= 2.33 exports these; older binaries use __xstat & co).
+HIJACK int stat(const char* path, struct stat* st) {
+    return do_fstatat(AT_FDCWD, path, st, 0);
+}
+HIJACK int stat64(const char* path, struct stat64* st) {
+    return do_fstatat(AT_FDCWD, path, reinterpret_cast<struct stat*>(st), 0);
+}
+HIJACK int lstat(const char* path, struct stat* st) {
+    return do_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+HIJACK int lstat64(const char* path, struct stat64* st) {
+    return do_fstatat(AT_FDCWD, path, reinterpret_cast<struct stat*>(st), AT_SYMLINK_NOFOLLOW);
+}
+HIJACK int fstat(int fd, struct stat* st) {
+    return do_fstat(fd, st);
+}
+HIJACK int fstat64(int fd, struct stat64* st) {
+    return do_fstat(fd, reinterpret_cast<struct stat*>(st));
+}
+HIJACK int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+    return do_fstatat(dirfd, path, st, flags);
+}
+HIJACK int fstatat64(int dirfd, const char* path, struct stat64* st, int flags) {
+    return do_fstatat(dirfd, path, reinterpret_cast<struct stat*>(st), flags);
+}
+HIJACK int __xstat(int, const char* path, struct stat* st) {
+    return do_fstatat(AT_FDCWD, path, st, 0);
+}
+HIJACK int __xstat64(int, const char* path, struct stat* st) {
+    return do_fstatat(AT_FDCWD, path, st, 0);
+}
+HIJACK int __lxstat(int, const char* path, struct stat* st) {
+    return do_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+HIJACK int __lxstat64(int, const char* path, struct stat* st) {
+    return do_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+HIJACK int __fxstat(int, int fd, struct stat* st) {
+    return do_fstat(fd, st);
+}
+HIJACK int __fxstat64(int, int fd, struct stat* st) {
+    return do_fstat(fd, st);
+}
+HIJACK int __fxstatat(int, int dirfd, const char* path, struct stat* st, int flags) {
+    return do_fstatat(dirfd, path, st, flags);
+}
+HIJACK int __fxstatat64(int, int dirfd, const char* path, struct stat* st, int flags) {
+    return do_fstatat(dirfd, path, st, flags);
+}
+HIJACK int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* buf) {
+    KPath kp;
+    path = opaque(path);
+    if (path && !path[0] && (flags & AT_EMPTY_PATH) && kfd_of(dirfd) >= 0) {
+        kp.dirfd = kfd_of(dirfd);
+        kp.path = "";
+    } else if (!classify(dirfd, path, kp)) {
+        REAL(statx);
+        return real_statx(dirfd, path, flags, mask, buf);
+    }
+    return set_errno(ksys(AK_SYS_statx, kp.dirfd, P(kp.path), flags, mask, P(buf)));
+}
+
+HIJACK int access(const char* path, int mode) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(access);
+        return real_access(path, mode);
+    }
+    return set_errno(ksys(AK_SYS_faccessat, kp.dirfd, P(kp.path), mode));
+}
+HIJACK int faccessat(int dirfd, const char* path, int mode, int flags) {
+    KPath kp;
+    if (!classify(dirfd, path, kp)) {
+        REAL(faccessat);
+        return real_faccessat(dirfd, path, mode, flags);
+    }
+    return set_errno(ksys(AK_SYS_faccessat2, kp.dirfd, P(kp.path), mode, flags));
+}
+HIJACK int euidaccess(const char* path, int mode) {
+    return faccessat(AT_FDCWD, path, mode, AT_EACCESS);
+}
+HIJACK int eaccess(const char* path, int mode) {
+    return faccessat(AT_FDCWD, path, mode, AT_EACCESS);
+}
+
+HIJACK int mkdir(const char* path, mode_t mode) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(mkdir);
+        return real_mkdir(path, mode);
+    }
+    return set_errno(ksys(AK_SYS_mkdirat, kp.dirfd, P(kp.path), mode));
+}
+HIJACK int mkdirat(int dirfd, const char* path, mode_t mode) {
+    KPath kp;
+    if (!classify(dirfd, path, kp)) {
+        REAL(mkdirat);
+        return real_mkdirat(dirfd, path, mode);
+    }
+    return set_errno(ksys(AK_SYS_mkdirat, kp.dirfd, P(kp.path), mode));
+}
+HIJACK int rmdir(const char* path) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(rmdir);
+        return real_rmdir(path);
+    }
+    return set_errno(ksys(AK_SYS_unlinkat, kp.dirfd, P(kp.path), AT_REMOVEDIR));
+}
+HIJACK int unlink(const char* path) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(unlink);
+        return real_unlink(path);
+    }
+    return set_errno(ksys(AK_SYS_unlinkat, kp.dirfd, P(kp.path), 0));
+}
+HIJACK int unlinkat(int dirfd, const char* path, int flags) {
+    KPath kp;
+    if (!classify(dirfd, path, kp)) {
+        REAL(unlinkat);
+        return real_unlinkat(dirfd, path, flags);
+    }
+    return set_errno(ksys(AK_SYS_unlinkat, kp.dirfd, P(kp.path), flags));
+}
+HIJACK int renameat2(int d1, const char* p1, int d2, const char* p2, unsigned flags) {
+    KPath k1, k2;
+    switch (sides(d1, p1, k1, d2, p2, k2)) {
+    case k_side_host: {
+        REAL(renameat2);
+        return real_renameat2(d1, p1, d2, p2, flags);
+    }
+    case k_side_kernel:
+        return set_errno(ksys(AK_SYS_renameat2, k1.dirfd, P(k1.path), k2.dirfd, P(k2.path), flags));
+    default:
+        errno = EXDEV; // mv falls back to copy + unlink
+        return -1;
+    }
+}
+HIJACK int renameat(int d1, const char* p1, int d2, const char* p2) {
+    return renameat2(d1, p1, d2, p2, 0);
+}
+HIJACK int rename(const char* p1, const char* p2) {
+    return renameat2(AT_FDCWD, p1, AT_FDCWD, p2, 0);
+}
+HIJACK int linkat(int d1, const char* p1, int d2, const char* p2, int flags) {
+    KPath k1, k2;
+    switch (sides(d1, p1, k1, d2, p2, k2)) {
+    case k_side_host: {
+        REAL(linkat);
+        return real_linkat(d1, p1, d2, p2, flags);
+    }
+    case k_side_kernel:
+        return set_errno(ksys(AK_SYS_linkat, k1.dirfd, P(k1.path), k2.dirfd, P(k2.path), flags));
+    default:
+        errno = EXDEV;
+        return -1;
+    }
+}
+HIJACK int link(const char* p1, const char* p2) {
+    return linkat(AT_FDCWD, p1, AT_FDCWD, p2, 0);
+}
+HIJACK int symlinkat(const char* target, int dirfd, const char* path) {
+    KPath kp;
+    if (!classify(dirfd, path, kp)) {
+        REAL(symlinkat);
+        return real_symlinkat(target, dirfd, path);
+    }
+    return set_errno(ksys(AK_SYS_symlinkat, P(target), kp.dirfd, P(kp.path)));
+}
+HIJACK int symlink(const char* target, const char* path) {
+    return symlinkat(target, AT_FDCWD, path);
+}
+HIJACK ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t n) {
+    KPath kp;
+    if (!classify(dirfd, path, kp)) {
+        REAL(readlinkat);
+        return real_readlinkat(dirfd, path, buf, n);
+    }
+    return set_errno_long(
+        ksys(AK_SYS_readlinkat, kp.dirfd, P(kp.path), P(buf), static_cast<long>(n)));
+}
+HIJACK ssize_t readlink(const char* path, char* buf, size_t n) {
+    return readlinkat(AT_FDCWD, path, buf, n);
+}
+
+HIJACK int fchmodat(int dirfd, const char* path, mode_t mode, int flags) {
+    KPath kp;
+    if (!classify(dirfd, path, kp)) {
+        REAL(fchmodat);
+        return real_fchmodat(dirfd, path, mode, flags);
+    }
+    if (flags & AT_SYMLINK_NOFOLLOW) {
+        errno = EOPNOTSUPP; // as Linux: symlinks have no mode
+        return -1;
+    }
+    return set_errno(ksys(AK_SYS_fchmodat, kp.dirfd, P(kp.path), mode));
+}
+HIJACK int chmod(const char* path, mode_t mode) {
+    return fchmodat(AT_FDCWD, path, mode, 0);
+}
+HIJACK int fchmod(int fd, mode_t mode) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(fchmod);
+        return real_fchmod(fd, mode);
+    }
+    return set_errno(ksys(AK_SYS_fchmod, k, mode));
+}
+HIJACK int fchownat(int dirfd, const char* path, uid_t u, gid_t g, int flags) {
+    KPath kp;
+    path = opaque(path);
+    if (path && !path[0] && (flags & AT_EMPTY_PATH) && kfd_of(dirfd) >= 0)
+        return set_errno(ksys(AK_SYS_fchown, kfd_of(dirfd), u, g));
+    if (!classify(dirfd, path, kp)) {
+        REAL(fchownat);
+        return real_fchownat(dirfd, path, u, g, flags);
+    }
+    return set_errno(ksys(AK_SYS_fchownat, kp.dirfd, P(kp.path), u, g, flags));
+}
+HIJACK int chown(const char* path, uid_t u, gid_t g) {
+    return fchownat(AT_FDCWD, path, u, g, 0);
+}
+HIJACK int lchown(const char* path, uid_t u, gid_t g) {
+    return fchownat(AT_FDCWD, path, u, g, AT_SYMLINK_NOFOLLOW);
+}
+HIJACK int fchown(int fd, uid_t u, gid_t g) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(fchown);
+        return real_fchown(fd, u, g);
+    }
+    return set_errno(ksys(AK_SYS_fchown, k, u, g));
+}
+
+HIJACK int truncate(const char* path, off_t len) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(truncate);
+        return real_truncate(path, len);
+    }
+    if (kp.dirfd != AT_FDCWD) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return set_errno(ksys(AK_SYS_truncate, P(kp.path), len));
+}
+HIJACK int truncate64(const char* path, off64_t len) {
+    return truncate(path, len);
+}
+HIJACK int ftruncate(int fd, off_t len) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(ftruncate);
+        return real_ftruncate(fd, len);
+    }
+    return set_errno(ksys(AK_SYS_ftruncate, k, len));
+}
+HIJACK int ftruncate64(int fd, off64_t len) {
+    return ftruncate(fd, len);
+}
+HIJACK int fsync(int fd) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(fsync);
+        return real_fsync(fd);
+    }
+    return set_errno(ksys(AK_SYS_fsync, k));
+}
+HIJACK int fdatasync(int fd) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(fdatasync);
+        return real_fdatasync(fd);
+    }
+    return set_errno(ksys(AK_SYS_fdatasync, k));
+}
+
+HIJACK int dup(int fd) {
+    REAL(dup);
+    int k = kfd_of(fd);
+    if (k < 0)
+        return real_dup(fd);
+    long k2 = ksys(AK_SYS_dup, k);
+    if (k2 < 0)
+        return set_errno(k2);
+    int h2 = real_dup(fd);
+    if (h2 < 0) {
+        int e = errno;
+        ksys(AK_SYS_close, k2);
+        errno = e;
+        return -1;
+    }
+    map_set(h2, static_cast<int>(k2));
+    return h2;
+}
+
+HIJACK int dup3(int fd, int newfd, int flags) {
+    REAL(dup3);
+    REAL(dup2);
+    if (akc_is_internal_fd(newfd)) {
+        errno = EBADF;
+        return -1;
+    }
+    int k = kfd_of(fd);
+    int knew = kfd_of(newfd);
+    if (k < 0) {
+        int r = flags ? real_dup3(fd, newfd, flags) : real_dup2(fd, newfd);
+        if (r >= 0 && knew >= 0) {
+            map_set(newfd, -1);
+            ksys(AK_SYS_close, knew);
+        }
+        return r;
+    }
+    if (fd == newfd) {
+        if (flags) {
+            errno = EINVAL;
+            return -1;
+        }
+        return newfd;
+    }
+    long k2 = ksys(AK_SYS_fcntl, k, (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+    if (k2 < 0)
+        return set_errno(k2);
+    int r = flags ? real_dup3(fd, newfd, flags) : real_dup2(fd, newfd);
+    if (r < 0) {
+        int e = errno;
+        ksys(AK_SYS_close, k2);
+        errno = e;
+        return -1;
+    }
+    map_set(newfd, static_cast<int>(k2));
+    if (knew >= 0)
+        ksys(AK_SYS_close, knew);
+    return r;
+}
+HIJACK int dup2(int fd, int newfd) {
+    if (kfd_of(fd) < 0 && kfd_of(newfd) < 0 && !akc_is_internal_fd(newfd)) {
+        REAL(dup2);
+        return real_dup2(fd, newfd);
+    }
+    return dup3(fd, newfd, 0);
+}
+
+static int do_fcntl(int fd, int cmd, long arg) {
+    REAL(fcntl);
+    int k = kfd_of(fd);
+    if (k < 0)
+        return real_fcntl(fd, cmd, arg);
+    switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+        long k2 = ksys(AK_SYS_fcntl, k, cmd, 0);
+        if (k2 < 0)
+            return set_errno(k2);
+        int h2 = real_fcntl(fd, cmd, arg);
+        if (h2 < 0) {
+            int e = errno;
+            ksys(AK_SYS_close, k2);
+            errno = e;
+            return -1;
+        }
+        map_set(h2, static_cast<int>(k2));
+        return h2;
+    }
+    case F_SETFD: {
+        long r = ksys(AK_SYS_fcntl, k, cmd, arg);
+        if (r >= 0)
+            real_fcntl(fd, cmd, arg); // keep the placeholder's flag in step (exec)
+        return set_errno(r);
+    }
+    case F_GETFD:
+    case F_GETFL:
+    case F_SETFL:
+        return set_errno(ksys(AK_SYS_fcntl, k, cmd, arg));
+    default:
+        // Locks and the rest take pointers or are not in the kernel yet.
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+HIJACK int fcntl(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return do_fcntl(fd, cmd, arg);
+}
+HIJACK int fcntl64(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return do_fcntl(fd, cmd, arg);
+}
+
+HIJACK int ioctl(int fd, unsigned long request, ...) {
+    va_list ap;
+    va_start(ap, request);
+    void* arg = va_arg(ap, void*);
+    va_end(ap);
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(ioctl);
+        return real_ioctl(fd, request, arg);
+    }
+    long r = ksys(AK_SYS_ioctl, k, static_cast<long>(request), P(arg));
+    if (r >= 0 && (request == FIOCLEX || request == FIONCLEX)) {
+        REAL(fcntl);
+        real_fcntl(fd, F_SETFD, request == FIOCLEX ? FD_CLOEXEC : 0);
+    }
+    return set_errno(r);
+}
+
+// Copy offload between descriptors: refused for kernel descriptors, so
+// programs (cp) fall back to read and write.
+HIJACK ssize_t copy_file_range(int in, off64_t* oin, int out, off64_t* oout, size_t n,
+                               unsigned flags) {
+    if (kfd_of(in) >= 0 || kfd_of(out) >= 0) {
+        errno = EXDEV;
+        return -1;
+    }
+    REAL(copy_file_range);
+    return real_copy_file_range(in, oin, out, oout, n, flags);
+}
+HIJACK ssize_t sendfile(int out, int in, off_t* off, size_t n) {
+    if (kfd_of(in) >= 0 || kfd_of(out) >= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    REAL(sendfile);
+    return real_sendfile(out, in, off, n);
+}
+HIJACK ssize_t sendfile64(int out, int in, off64_t* off, size_t n) {
+    return sendfile(out, in, off, n);
+}
+HIJACK int posix_fadvise(int fd, off_t off, off_t len, int advice) {
+    if (kfd_of(fd) >= 0)
+        return 0; // advice only
+    REAL(posix_fadvise);
+    return real_posix_fadvise(fd, off, len, advice);
+}
+HIJACK int posix_fadvise64(int fd, off64_t off, off64_t len, int advice) {
+    return posix_fadvise(fd, off, len, advice);
+}
+
+// No extended attributes in the kernel yet.
+#define NO_XATTR_PATH(name, ...)                                                                   \
+    {                                                                                              \
+        KPath kp;                                                                                  \
+        if (classify(AT_FDCWD, path, kp)) {                                                        \
+            errno = ENOTSUP;                                                                       \
+            return -1;                                                                             \
+        }                                                                                          \
+        REAL(name);                                                                                \
+        return real_##name(__VA_ARGS__);                                                           \
+    }
+HIJACK ssize_t getxattr(const char* path, const char* name, void* v, size_t n)
+    NO_XATTR_PATH(getxattr, path, name, v, n);
+HIJACK ssize_t lgetxattr(const char* path, const char* name, void* v, size_t n)
+    NO_XATTR_PATH(lgetxattr, path, name, v, n);
+HIJACK ssize_t listxattr(const char* path, char* l, size_t n) NO_XATTR_PATH(listxattr, path, l, n);
+HIJACK ssize_t llistxattr(const char* path, char* l, size_t n)
+    NO_XATTR_PATH(llistxattr, path, l, n);
+HIJACK int setxattr(const char* path, const char* name, const void* v, size_t n, int f)
+    NO_XATTR_PATH(setxattr, path, name, v, n, f);
+HIJACK int lsetxattr(const char* path, const char* name, const void* v, size_t n, int f)
+    NO_XATTR_PATH(lsetxattr, path, name, v, n, f);
+HIJACK ssize_t fgetxattr(int fd, const char* name, void* v, size_t n) {
+    if (kfd_of(fd) >= 0) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    REAL(fgetxattr);
+    return real_fgetxattr(fd, name, v, n);
+}
+HIJACK ssize_t flistxattr(int fd, char* l, size_t n) {
+    if (kfd_of(fd) >= 0) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    REAL(flistxattr);
+    return real_flistxattr(fd, l, n);
+}
+HIJACK int fsetxattr(int fd, const char* name, const void* v, size_t n, int f) {
+    if (kfd_of(fd) >= 0) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    REAL(fsetxattr);
+    return real_fsetxattr(fd, name, v, n, f);
+}
+
+// Working directory: inside the kernel once chdir lands under the prefix.
+HIJACK int chdir(const char* path) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(chdir);
+        int r = real_chdir(path);
+        if (r == 0)
+            g_cwd_kernel = false;
+        return r;
+    }
+    if (kp.dirfd != AT_FDCWD) {
+        errno = ENOSYS;
+        return -1;
+    }
+    long r = ksys(AK_SYS_chdir, P(kp.path));
+    if (r == 0)
+        g_cwd_kernel = true;
+    return set_errno(r);
+}
+HIJACK int fchdir(int fd) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(fchdir);
+        int r = real_fchdir(fd);
+        if (r == 0)
+            g_cwd_kernel = false;
+        return r;
+    }
+    long r = ksys(AK_SYS_fchdir, k);
+    if (r == 0)
+        g_cwd_kernel = true;
+    return set_errno(r);
+}
+HIJACK char* getcwd(char* buf, size_t size) {
+    if (!g_cwd_kernel.load()) {
+        REAL(getcwd);
+        return real_getcwd(buf, size);
+    }
+    char kbuf[PATH_MAX];
+    long r = ksys(AK_SYS_getcwd, P(kbuf), sizeof kbuf);
+    if (r < 0) {
+        errno = static_cast<int>(-r);
+        return nullptr;
+    }
+    char full[PATH_MAX + 256];
+    int n =
+        g_prefix_len && strcmp(kbuf, "/") == 0
+            ? snprintf(full, sizeof full, "%s", g_prefix)
+            : snprintf(full, sizeof full, "%.*s%s", static_cast<int>(g_prefix_len), g_prefix, kbuf);
+    size_t need = static_cast<size_t>(n) + 1;
+    if (!buf) {
+        size_t cap = size ? size : need;
+        if (cap < need) {
+            errno = ERANGE;
+            return nullptr;
+        }
+        buf = static_cast<char*>(malloc(cap));
+        if (!buf) {
+            errno = ENOMEM;
+            return nullptr;
+        }
+    } else if (size < need) {
+        errno = ERANGE;
+        return nullptr;
+    }
+    memcpy(buf, full, need);
+    return buf;
+}
+HIJACK char* get_current_dir_name(void) {
+    return getcwd(nullptr, 0);
+}
+
+// Directory streams: glibc's opendir and readdir use internal calls that
+// cannot be interposed, so kernel directories get streams of our own.
+HIJACK DIR* fdopendir(int fd) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(fdopendir);
+        return real_fdopendir(fd);
+    }
+    struct stat st;
+    long r = ksys(AK_SYS_fstat, k, P(&st));
+    if (r < 0) {
+        errno = static_cast<int>(-r);
+        return nullptr;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return nullptr;
+    }
+    return kdir_open_fd(fd, k);
+}
+HIJACK DIR* opendir(const char* path) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(opendir);
+        return real_opendir(path);
+    }
+    int fd = do_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, false);
+    if (fd < 0)
+        return nullptr;
+    DIR* d = kdir_open_fd(fd, kfd_of(fd));
+    if (!d) {
+        int e = errno;
+        do_close(fd);
+        errno = e;
+    }
+    return d;
+}
+HIJACK struct dirent* readdir(DIR* dir) {
+    KDir* d = kdir_of(dir);
+    if (!d) {
+        REAL(readdir);
+        return real_readdir(dir);
+    }
+    return reinterpret_cast<struct dirent*>(kdir_read(d));
+}
+HIJACK struct dirent64* readdir64(DIR* dir) {
+    KDir* d = kdir_of(dir);
+    if (!d) {
+        REAL(readdir64);
+        return real_readdir64(dir);
+    }
+    return kdir_read(d);
+}
+HIJACK int closedir(DIR* dir) {
+    KDir* d = kdir_of(dir);
+    if (!d) {
+        REAL(closedir);
+        return real_closedir(dir);
+    }
+    kdir_unregister(d);
+    int r = do_close(d->hfd);
+    delete d;
+    return r;
+}
+HIJACK int dirfd(DIR* dir) {
+    KDir* d = kdir_of(dir);
+    if (!d) {
+        REAL(dirfd);
+        return real_dirfd(dir);
+    }
+    return d->hfd;
+}
+HIJACK void rewinddir(DIR* dir) {
+    KDir* d = kdir_of(dir);
+    if (!d) {
+        REAL(rewinddir);
+        real_rewinddir(dir);
+        return;
+    }
+    ksys(AK_SYS_lseek, d->kfd, 0, SEEK_SET);
+    d->pos = d->len = 0;
+}
+
+// Times.
+HIJACK int utimensat(int dirfd, const char* path, const struct timespec t[2], int flags) {
+    KPath kp;
+    path = opaque(path);
+    if (!path) {
+        int k = kfd_of(dirfd);
+        if (k < 0) {
+            REAL(utimensat);
+            return real_utimensat(dirfd, path, t, flags);
+        }
+        return set_errno(ksys(AK_SYS_utimensat, k, 0, P(t), flags));
+    }
+    if (!classify(dirfd, path, kp)) {
+        REAL(utimensat);
+        return real_utimensat(dirfd, path, t, flags);
+    }
+    return set_errno(ksys(AK_SYS_utimensat, kp.dirfd, P(kp.path), P(t), flags));
+}
+HIJACK int futimens(int fd, const struct timespec t[2]) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(futimens);
+        return real_futimens(fd, t);
+    }
+    return set_errno(ksys(AK_SYS_utimensat, k, 0, P(t), 0));
+}
+HIJACK int utimes(const char* path, const struct timeval tv[2]) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(utimes);
+        return real_utimes(path, tv);
+    }
+    struct timespec ts[2];
+    if (tv) {
+        for (int i = 0; i < 2; i++) {
+            ts[i].tv_sec = tv[i].tv_sec;
+            ts[i].tv_nsec = tv[i].tv_usec * 1000;
+        }
+    }
+    return set_errno(ksys(AK_SYS_utimensat, kp.dirfd, P(kp.path), tv ? P(ts) : 0, 0));
+}
+HIJACK int utime(const char* path, const struct utimbuf* ub) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(utime);
+        return real_utime(path, ub);
+    }
+    struct timespec ts[2];
+    if (ub) {
+        ts[0] = {ub->actime, 0};
+        ts[1] = {ub->modtime, 0};
+    }
+    return set_errno(ksys(AK_SYS_utimensat, kp.dirfd, P(kp.path), ub ? P(ts) : 0, 0));
+}
+
+HIJACK int statfs(const char* path, struct statfs* buf) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(statfs);
+        return real_statfs(path, buf);
+    }
+    if (kp.dirfd != AT_FDCWD) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return set_errno(ksys(AK_SYS_statfs, P(kp.path), P(buf)));
+}
+HIJACK int statfs64(const char* path, struct statfs64* buf) {
+    return statfs(path, reinterpret_cast<struct statfs*>(buf));
+}
+HIJACK int fstatfs(int fd, struct statfs* buf) {
+    int k = kfd_of(fd);
+    if (k < 0) {
+        REAL(fstatfs);
+        return real_fstatfs(fd, buf);
+    }
+    return set_errno(ksys(AK_SYS_fstatfs, k, P(buf)));
+}
+HIJACK int fstatfs64(int fd, struct statfs64* buf) {
+    return fstatfs(fd, reinterpret_cast<struct statfs*>(buf));
+}
+
+// stdio on kernel files: glibc's fopen opens internally, so kernel files
+// get cookie streams (fileno() of such a stream is -1).
+HIJACK FILE* fopen(const char* path, const char* mode) {
+    KPath kp;
+    if (!classify(AT_FDCWD, path, kp)) {
+        REAL(fopen);
+        return real_fopen(path, mode);
+    }
+    int flags = fopen_flags(mode);
+    if (flags < 0) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    int fd = do_openat(AT_FDCWD, path, flags, 0666, false);
+    if (fd < 0)
+        return nullptr;
+    FILE* f = kernel_stream(fd, mode);
+    if (!f)
+        do_close(fd);
+    return f;
+}
+HIJACK FILE* fopen64(const char* path, const char* mode) {
+    return fopen(path, mode);
+}
+HIJACK FILE* fdopen(int fd, const char* mode) {
+    if (kfd_of(fd) < 0) {
+        REAL(fdopen);
+        return real_fdopen(fd, mode);
+    }
+    return kernel_stream(fd, mode);
+}
+
+// exec: hand the kernel process and the descriptor map to the new image.
+HIJACK int execve(const char* path, char* const argv[], char* const envp[]) {
+    REAL(execve);
+    char token[65];
+    char** env = prepare_exec(envp, token);
+    if (!env)
+        return real_execve(path, argv, envp);
+    real_execve(path, argv, env);
+    after_failed_exec(env, token);
+    return -1;
+}
+HIJACK int execvpe(const char* file, char* const argv[], char* const envp[]) {
+    REAL(execvpe);
+    char token[65];
+    char** env = prepare_exec(envp, token);
+    if (!env)
+        return real_execvpe(file, argv, envp);
+    real_execvpe(file, argv, env);
+    after_failed_exec(env, token);
+    return -1;
+}
+HIJACK int execv(const char* path, char* const argv[]) {
+    return execve(path, argv, environ);
+}
+HIJACK int execvp(const char* file, char* const argv[]) {
+    return execvpe(file, argv, environ);
+}
+
+static char** collect_args(const char* arg0, va_list ap, char*** envp_out) {
+    va_list count;
+    va_copy(count, ap);
+    size_t n = 1;
+    while (va_arg(count, char*))
+        n++;
+    va_end(count);
+    char** argv = static_cast<char**>(mmap(nullptr, (n + 1) * sizeof(char*), PROT_READ | PROT_WRITE,
+                                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (argv == MAP_FAILED)
+        return nullptr;
+    argv[0] = const_cast<char*>(arg0);
+    for (size_t i = 1; i < n; i++)
+        argv[i] = va_arg(ap, char*);
+    argv[n] = nullptr;
+    (void)va_arg(ap, char*); // the terminating NULL
+    if (envp_out)
+        *envp_out = va_arg(ap, char**);
+    return argv;
+}
+HIJACK int execl(const char* path, const char* arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    char** argv = collect_args(arg, ap, nullptr);
+    va_end(ap);
+    if (!argv) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return execve(path, argv, environ);
+}
+HIJACK int execlp(const char* file, const char* arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    char** argv = collect_args(arg, ap, nullptr);
+    va_end(ap);
+    if (!argv) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return execvpe(file, argv, environ);
+}
+HIJACK int execle(const char* path, const char* arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    char** envp = nullptr;
+    char** argv = collect_args(arg, ap, &envp);
+    va_end(ap);
+    if (!argv) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return execve(path, argv, envp);
+}
