@@ -190,7 +190,7 @@ def build_qemu_command(args, qemu):
         if "," in path:
             die(f"-b {path}: commas in disk paths are not supported", 2)
         cmd += ["-drive", f"if=none,id=disk{i},file={path},format=raw,cache=writeback",
-                "-device", f"{dev('blk')},drive=disk{i}"]
+                "-device", f"{dev('blk')},drive=disk{i},serial=akdisk{i}"]
         for opt in filter(None, opts.split(",")):
             key, _, value = opt.partition("=")
             if key != "mount" or not value.startswith("/"):

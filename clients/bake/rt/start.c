@@ -141,6 +141,50 @@ void __stack_chk_fail(void) {
     akhyp_exit(AKHYP_EXIT_PANIC);
 }
 
+/* ak-run -b DISK,mount=/path: the disk is virtio-blk with serial akdiskN
+ * (the driver names it so) and parameter diskN.mount=/path; mount it as
+ * ext2 on /path (made first) before main().  Failures are reported and the
+ * application still runs (it may not need the disk). */
+#define AK_SYS_mkdir 83
+#define AK_SYS_mount 165
+#define MAX_DISKS 8
+
+static void mkdir_p(const char* path) {
+    char buf[256];
+    size_t n = strlen(path);
+    if (n >= sizeof buf)
+        return;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0)
+            continue;
+        char c = buf[i];
+        buf[i] = 0;
+        long args[6] = {(long)buf, 0755, 0, 0, 0, 0};
+        ak_kern_syscall(AK_SYS_mkdir, args);
+        buf[i] = c;
+    }
+}
+
+static void mount_disks(void) {
+    for (int i = 0; i < MAX_DISKS; i++) {
+        char key[32], path[256], source[32];
+        snprintf(key, sizeof key, "disk%d.mount", i);
+        if (akhyp_getparam(key, path, sizeof path) != 0)
+            continue;
+        snprintf(source, sizeof source, "/dev/akdisk%d", i);
+        mkdir_p(path);
+        long args[6] = {(long)source, (long)path, (long)"ext2", 0, 0, 0};
+        long r = ak_kern_syscall(AK_SYS_mount, args);
+        if (r < 0) {
+            char msg[384];
+            snprintf(msg, sizeof msg, "ak-rt: cannot mount %s on %s: %s\n", source, path,
+                     strerror((int)-r));
+            akhyp_console_write(msg, strlen(msg));
+        }
+    }
+}
+
 extern int main(int argc, char** argv, char** envp);
 
 int ak_kvm_main(int argc, char** argv) {
@@ -167,6 +211,7 @@ int ak_kvm_main(int argc, char** argv) {
         argc -= split + 1;
     }
     g_environ[nenv] = NULL;
+    mount_disks();
     static char* default_argv[] = {"app", NULL};
     if (argc == 0) {
         argc = 1;
