@@ -1,6 +1,6 @@
-/* httpd: a small HTTP/1.0 server on the anykern TCP/IP stack.
+/* httpd-hello: a fixed-page HTTP/1.0 server on the anykern TCP/IP stack.
  *
- *   httpd [PORT]        (default 80)
+ *   httpd-hello [PORT]  (default 80)
  *
  * Answers every GET with a short text page (the request path and a hit
  * count); GET /quit answers and then exits 0.  The same source runs as a
