@@ -251,6 +251,11 @@ def run(cmd, timeout):
     except OSError as e:
         die(f"cannot start {cmd[0]}: {e.strerror}")
     old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # QEMU handles ^C itself
+
+    def forward(signum, _frame):  # do not leave the guest running without us
+        p.send_signal(signum)
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGHUP, forward)
     sel = selectors.DefaultSelector()
     sel.register(p.stdout, selectors.EVENT_READ, sys.stdout.buffer)
     sel.register(p.stderr, selectors.EVENT_READ, sys.stderr.buffer)
