@@ -89,7 +89,7 @@ def works_in(qemu, accel, machine, image, mem, http):
              "-device", "virtio-net-device,netdev=n0",
              "-global", "virtio-mmio.force-legacy=false"]
     p = subprocess.Popen(qemu_cmd(qemu, accel, machine + ",acpi=off", image, mem,
-                                  "-- -- httpd", extra),
+                                  "ip=10.0.2.15/24 gw=10.0.2.2 -- -- httpd", extra),
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     try:
