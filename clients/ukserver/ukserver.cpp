@@ -169,8 +169,8 @@ int handshake(Conn* c) {
     size_t secret_len = 0;
     if (decode_hello(c->rx + sizeof fh, fh.size, h, secret, secret_len))
         return -1;
-    bool allowed = secret_equal(reinterpret_cast<const uint8_t*>(g_secret), g_secret_len, secret,
-                                secret_len);
+    bool allowed =
+        secret_equal(reinterpret_cast<const uint8_t*>(g_secret), g_secret_len, secret, secret_len);
     consume_frame(c, fh);
     if (h.version != k_version) {
         welcome(c, EPROTONOSUPPORT, nullptr);
