@@ -635,6 +635,60 @@ int sprintf(char* buf, const char* fmt, ...) {
     return n;
 }
 
+/* ---- POSIX I/O: the kernel's system calls ------------------------------------ */
+
+static long sys(long nr, long a0, long a1, long a2) {
+    long args[6] = {a0, a1, a2, 0, 0, 0};
+    long r = ak_kern_syscall(nr, args);
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
+int open(const char* path, int flags, ...) {
+    va_list ap;
+    va_start(ap, flags);
+    int mode = (flags & 0100 /* O_CREAT */) || (flags & 020200000) == 020200000 /* O_TMPFILE */
+                   ? va_arg(ap, int)
+                   : 0;
+    va_end(ap);
+    return (int)sys(2, (long)path, flags, mode);
+}
+int __open_2(const char* path, int flags) {
+    return open(path, flags);
+}
+int close(int fd) {
+    return (int)sys(3, fd, 0, 0);
+}
+long read(int fd, void* buf, size_t n) {
+    return sys(0, fd, (long)buf, (long)n);
+}
+long __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+    if (n > buflen)
+        abort_with("ak-rt: buffer overflow in read\n");
+    return read(fd, buf, n);
+}
+long write(int fd, const void* buf, size_t n) {
+    return sys(1, fd, (long)buf, (long)n);
+}
+long lseek(int fd, long off, int whence) {
+    return sys(8, fd, off, whence);
+}
+int fstat(int fd, void* st) {
+    return (int)sys(5, fd, (long)st, 0);
+}
+int stat(const char* path, void* st) {
+    return (int)sys(4, (long)path, (long)st, 0);
+}
+int unlink(const char* path) {
+    return (int)sys(87, (long)path, 0, 0);
+}
+int mkdir(const char* path, unsigned mode) {
+    return (int)sys(83, (long)path, mode, 0);
+}
+
 /* ---- stdio -------------------------------------------------------------------- */
 
 /* stdout is line buffered, stderr unbuffered, as in glibc on a terminal. */

@@ -116,6 +116,25 @@ int ak_proc_release(void) {
     return set_errno(ak_kern_proc_exit((int)pid));
 }
 
+/* Network interfaces of the local-client API: in an image they come from
+ * virtio-net (configured with ip=/gw=), so attaching host backends is not
+ * supported. */
+int ak_if_attach(const char* spec) {
+    (void)spec;
+    errno = 95; /* EOPNOTSUPP */
+    return -1;
+}
+int ak_if_callback_register(const char* name, void* output, void* ctx) {
+    (void)name, (void)output, (void)ctx;
+    errno = 95;
+    return -1;
+}
+int ak_if_callback_input(const char* name, const void* frame, size_t len) {
+    (void)name, (void)frame, (void)len;
+    errno = 95;
+    return -1;
+}
+
 void exit(int status) {
     akrt_stdio_flush();
     ak_kern_shutdown(); /* sync file systems: the guest is about to stop */
