@@ -32,10 +32,13 @@ KERNEL_TYPE = {
     'struct stat': 'abi::Stat', 'struct statfs': 'abi::Statfs', 'struct statx': 'abi::Statx',
     'struct utsname': 'abi::Utsname', 'struct timespec': 'abi::Timespec',
     'struct timeval': 'abi::Timeval', 'struct iovec': 'abi::Iovec',
+    'struct sockaddr': 'abi::Sockaddr', 'struct msghdr': 'abi::Msghdr',
+    'struct pollfd': 'abi::Pollfd', 'struct epoll_event': 'abi::EpollEvent',
+    'fd_set': 'abi::FdSet', 'sigset_t': 'uint64_t',
 }
 
 KINDS = {'val': 0, 'str': 1, 'in': 2, 'out': 3, 'inout': 4, 'iov_in': 5, 'iov_out': 6,
-         'ioctl': 7, 'fcntl': 8}
+         'ioctl': 7, 'fcntl': 8, 'msg_in': 9, 'msg_out': 10}
 
 
 class Arg:
@@ -106,7 +109,7 @@ def parse(path):
             raise SystemExit(f'{path}:{lineno}: more than six arguments')
         names = {a.name for a in args}
         for a in args:
-            if a.count and not a.count.isdigit() and a.count not in names:
+            if a.count and not a.count.isdigit() and a.count.lstrip('*') not in names:
                 raise SystemExit(f'{path}:{lineno}: count {a.count} is not an argument')
         calls.append(Syscall(nr, name, ret, args))
     nrs = [c.nr for c in calls]
@@ -125,7 +128,8 @@ def proto_args(c):
 
 def public_header(calls):
     out = [HEADER, '#ifndef ANYKERN_SYSCALLS_H', '#define ANYKERN_SYSCALLS_H', '',
-           '#include <stddef.h>', '#include <sys/types.h>', '',
+           '#include <stddef.h>', '#include <sys/types.h>', '#include <sys/socket.h>',
+           '#include <sys/select.h>', '#include <signal.h>', '',
            '#ifdef __cplusplus', 'extern "C" {', '#endif', '']
     structs = sorted({a.pointee for c in calls for a in c.args if a.pointee.startswith('struct ')})
     out += [f'{s};' for s in structs] + ['']
@@ -164,7 +168,8 @@ def client_wrappers(calls):
 
 
 def kernel_proto(calls):
-    out = [HEADER, '#pragma once', '', '#include <ak/abi/linux.h>', '#include <ak/result.h>', '',
+    out = [HEADER, '#pragma once', '', '#include <ak/abi/linux.h>', '#include <ak/abi/net.h>',
+           '#include <ak/result.h>', '',
            'namespace ak::sys {', '']
     for c in calls:
         args = ', '.join(f'{a.kernel_type()}{"" if a.kernel_type().endswith("*") else " "}{a.name}'
@@ -209,7 +214,9 @@ def marshal(calls):
     for k, v in KINDS.items():
         out.append(f'#define AK_ARG_{k.upper()} {v}')
     out += ['#define AK_ARGF_NULLABLE 1 /* may be NULL */',
-            '#define AK_ARGF_RET 2      /* output: only the returned count is valid */', '',
+            '#define AK_ARGF_RET 2      /* output: only the returned count is valid */',
+            '#define AK_ARGF_DEREF 4    /* count is the socklen_t that argument count_arg points to',
+            '                              (its value on entry); the kernel may lower it */', '',
             'struct ak_sysarg_desc {',
             '    uint8_t kind;       /* AK_ARG_* */',
             '    uint8_t flags;      /* AK_ARGF_* */',
@@ -241,7 +248,9 @@ def marshal(calls):
                 if a.count.isdigit():
                     count = int(a.count)
                 else:
-                    count_arg = [x.name for x in c.args].index(a.count)
+                    if a.count.startswith('*'):
+                        flags |= 4
+                    count_arg = [x.name for x in c.args].index(a.count.lstrip('*'))
                     count = 0
             elem = POINTEE_SIZE.get(a.pointee, 0) if a.is_ptr else 0
             if a.is_ptr and a.kind in ('in', 'out', 'inout') and elem == 0:

@@ -8,6 +8,9 @@
 #define AK_API __attribute__((visibility("default")))
 
 int akposix_setparam(const char *name, const char *value);
+int akposix_net_callback_register(const char *name, void (*output)(void *, const void *, size_t),
+                                  void *ctx);
+int akposix_net_callback_input(const char *name, const void *frame, size_t len);
 
 static int set_errno(int r)
 {
@@ -71,4 +74,26 @@ AK_API int ak_proc_release(void)
     if (r < 0)
         return set_errno(r);
     return set_errno(ak_kern_proc_exit((int)pid));
+}
+
+AK_API int ak_if_attach(const char *spec) { return set_errno(ak_kern_if_attach(spec, NULL, 0)); }
+
+AK_API int ak_if_callback_register(const char *name, ak_if_output_fn output, void *ctx)
+{
+    int e = akposix_net_callback_register(name, output, ctx);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+AK_API int ak_if_callback_input(const char *name, const void *frame, size_t len)
+{
+    int e = akposix_net_callback_input(name, frame, len);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return 0;
 }

@@ -5,6 +5,18 @@
 
 namespace ak {
 
+void epoll_file_released(RefPtr<File>& f);
+
+void file_descriptor_closed(RefPtr<File>& f) {
+    bool watched;
+    {
+        MutexGuard g(f->m_watch_lock);
+        watched = !f->m_watches.empty();
+    }
+    if (watched)
+        epoll_file_released(f);
+}
+
 Result<size_t> File::read(Uio&, int64_t&) {
     return EINVAL;
 }

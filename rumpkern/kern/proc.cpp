@@ -280,6 +280,7 @@ Result<void> FdTable::close(int fd) {
         if (fd < m_lowest_free)
             m_lowest_free = fd;
     }
+    file_descriptor_closed(f);
     return {}; // f released outside the lock
 }
 
@@ -299,6 +300,8 @@ Result<int> FdTable::install_at(int fd, RefPtr<File> file, bool cloexec) {
         if (fd == m_lowest_free)
             m_lowest_free = fd + 1;
     }
+    if (old)
+        file_descriptor_closed(old);
     return fd;
 }
 
@@ -341,6 +344,9 @@ void FdTable::close_all() {
         old = move(m_entries);
         m_lowest_free = 0;
     }
+    for (auto& e : old)
+        if (e.file)
+            file_descriptor_closed(e.file);
 }
 
 void FdTable::close_on_exec() {

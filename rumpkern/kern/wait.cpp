@@ -48,6 +48,10 @@ void PollTable::on_wake(PollEntry* e, uint32_t) {
 }
 
 void PollTable::add(WaitQueue& q) {
+    if (m_add_fn) {
+        m_add_fn(m_add_context, q);
+        return;
+    }
     PollEntry* e;
     if (m_count < k_inline) {
         e = &m_inline[m_count];

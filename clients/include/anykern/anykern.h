@@ -54,6 +54,26 @@ int ak_proc_create(int flags);
 int ak_proc_switch(int pid);
 int ak_proc_release(void);
 
+/* Network interfaces.
+ *   ak_if_attach(spec): attach an interface to the kernel's TCP/IP stack
+ *     and configure it; spec is "TYPE:TARGET[,key=value...]":
+ *       tap:IFNAME   a tap device (created if absent; needs CAP_NET_ADMIN)
+ *       tun:IFNAME   a tun device (raw IP, no link layer)
+ *       packet:IFNAME AF_PACKET on an existing host interface
+ *       shm:PATH     a shared-memory bus file shared by several processes
+ *       cb:NAME      frames go to/come from this program (see below)
+ *     keys: addr=A/PLEN, gw=G, dhcp, name=IF, mtu=N, mac=M, and fault
+ *     injection on both directions: loss=PCT, reorder=PCT, dup=PCT,
+ *     seed=N.  Returns the interface index or -1 with errno set.
+ *   ak_if_callback_register(name, output, ctx): before attaching
+ *     "cb:name", say where the kernel's outgoing frames go.
+ *   ak_if_callback_input(name, frame, len): hand a received frame to the
+ *     kernel (processed before the call returns). */
+typedef void (*ak_if_output_fn)(void *ctx, const void *frame, size_t len);
+int ak_if_attach(const char *spec);
+int ak_if_callback_register(const char *name, ak_if_output_fn output, void *ctx);
+int ak_if_callback_input(const char *name, const void *frame, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

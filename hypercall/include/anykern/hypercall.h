@@ -22,8 +22,10 @@
  *  akhyp_groups() before using a non-core group.
  *
  *  1.0  core group
- *  1.1  bus group (akhyp_pci_*, akhyp_port_*, akhyp_mmio_*, akhyp_dma_*,
- *       akhyp_intr_*, akhyp_bus_mmio_device)
+ *  1.1  network group (akhyp_net_*)
+ *  1.2  bus group (akhyp_pci_*, akhyp_port_*, akhyp_mmio_*, akhyp_dma_*,
+ *       akhyp_intr_*, akhyp_bus_mmio_device); 1.1 went to the network
+ *       group, which reached main first
  */
 #ifndef ANYKERN_HYPERCALL_H
 #define ANYKERN_HYPERCALL_H
@@ -36,7 +38,7 @@ extern "C" {
 #endif
 
 #define AK_HYPERCALL_VERSION_MAJOR 1
-#define AK_HYPERCALL_VERSION_MINOR 1
+#define AK_HYPERCALL_VERSION_MINOR 2
 #define AK_HYPERCALL_VERSION \
     ((AK_HYPERCALL_VERSION_MAJOR << 16) | AK_HYPERCALL_VERSION_MINOR)
 
@@ -49,8 +51,8 @@ extern "C" {
 /* Groups a platform may provide (bit mask returned by akhyp_groups()). */
 #define AKHYP_GROUP_CORE 0x1u  /* always present */
 #define AKHYP_GROUP_BLOCK 0x2u /* block I/O (arrives with the block layer) */
-#define AKHYP_GROUP_NET 0x4u   /* network interfaces (arrives with net) */
-#define AKHYP_GROUP_BUS 0x8u   /* PCI/MMIO/DMA/interrupts: akhyp_pci_* ... (since 1.1) */
+#define AKHYP_GROUP_NET 0x4u   /* network interfaces (akhyp_net_*) */
+#define AKHYP_GROUP_BUS 0x8u   /* PCI/MMIO/DMA/interrupts: akhyp_pci_* ... (since 1.2) */
 
 /* ------------------------------------------------------------------------
  * Core group: init and parameters
@@ -218,7 +220,61 @@ int akhyp_getrandom(void *buf, size_t len);
 AKHYP_NORETURN void akhyp_exit(int status);
 
 /* ------------------------------------------------------------------------
- * Bus group (AKHYP_GROUP_BUS, since 1.1): hardware for device drivers
+ * Network group (AKHYP_GROUP_NET): link-layer frames to and from the
+ * platform's interfaces.  The kernel's interface layer does everything
+ * else (addresses, ARP, fault injection).
+ * ---------------------------------------------------------------------- */
+
+#define AKHYP_NET_LINK_ETHER 1 /* frames carry a 14-byte Ethernet header */
+#define AKHYP_NET_LINK_RAWIP 2 /* frames are bare IPv4 packets (tun) */
+
+struct akhyp_net_info {
+    uint32_t link;     /* AKHYP_NET_LINK_* */
+    uint32_t mtu;      /* largest IP packet the backend carries */
+    uint8_t hwaddr[6]; /* Ethernet address to use (ETHER links) */
+    uint8_t pad[2];
+};
+
+/*
+ * Receive upcall: the platform calls rx(ctx, frame, len) for every frame
+ * that arrives, from a thread of its own (never from an interrupt
+ * context), one frame at a time per interface.  The frame is valid only
+ * during the call (the kernel copies it).  The upcall may take kernel
+ * locks and may block briefly.
+ */
+typedef void (*akhyp_net_rx_fn)(void *ctx, const void *frame, size_t len);
+
+/*
+ * akhyp_net_open: open the backend named by spec, a string
+ * "TYPE:TARGET[,key=value...]".  Types on posix: "tap:IFNAME",
+ * "tun:IFNAME", "packet:IFNAME" (AF_PACKET on an existing host
+ * interface), "shm:PATH" (a shared-memory bus file, created if absent),
+ * "cb:NAME" (frames go to/come from the hosting program, see the local
+ * client API).  The platform ignores keys it does not know (the kernel
+ * reads addr=, gw=, loss= ...); it understands "mac=xx:xx:xx:xx:xx:xx" and
+ * "mtu=N".  Fills *info and *handle, then starts delivering frames to rx.
+ * Returns 0, EINVAL (malformed spec), ENOENT/ENODEV (no such target),
+ * EPERM/EACCES, EPROTONOSUPPORT (unknown type) or another errno.
+ * May block.
+ */
+int akhyp_net_open(const char *spec, akhyp_net_rx_fn rx, void *ctx,
+                   struct akhyp_net_info *info, void **handle);
+
+/*
+ * akhyp_net_send: transmit one frame (len <= mtu + link header).  Must not
+ * block for long: a backend that cannot queue the frame drops it and
+ * returns EAGAIN (the protocols above retransmit).  Returns 0 or errno.
+ */
+int akhyp_net_send(void *handle, const void *frame, size_t len);
+
+/*
+ * akhyp_net_close: stop delivering frames (no rx upcall runs after this
+ * returns) and release the backend.  May block.
+ */
+void akhyp_net_close(void *handle);
+
+/* ------------------------------------------------------------------------
+ * Bus group (AKHYP_GROUP_BUS, since 1.2): hardware for device drivers
  *
  * Drivers (components/dev/...) reach hardware only through these calls, so
  * they stay portable components.  Every address and length is checked by

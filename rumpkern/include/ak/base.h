@@ -2,6 +2,7 @@
 // freestanding headers are used here.
 #pragma once
 
+#include <new>
 #include <stddef.h>
 #include <stdint.h>
 #include <type_traits>
@@ -62,6 +63,23 @@ public:
     constexpr NonCopyable() = default;
     NonCopyable(const NonCopyable&) = delete;
     NonCopyable& operator=(const NonCopyable&) = delete;
+};
+
+// A global that is constructed at start-up and never destroyed: kernel
+// threads may still sleep on it while the host process runs its exit
+// handlers (destroying a waited-on condvar blocks forever).
+template <typename T> class NoDestroy {
+public:
+    template <typename... Args> NoDestroy(Args&&... args) {
+        new (m_storage) T(forward<Args>(args)...);
+    }
+    T& get() { return *reinterpret_cast<T*>(m_storage); }
+    T* operator->() { return &get(); }
+    T& operator*() { return get(); }
+    operator T&() { return get(); }
+
+private:
+    alignas(T) unsigned char m_storage[sizeof(T)];
 };
 
 } // namespace ak

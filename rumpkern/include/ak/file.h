@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ak/abi/linux.h>
+#include <ak/list.h>
 #include <ak/refptr.h>
 #include <ak/sync.h>
 #include <ak/uio.h>
@@ -13,6 +14,14 @@ namespace ak {
 class Vnode;
 class PollTable;
 class Mount;
+class Socket;
+
+// An epoll registration watching a file (see sys_epoll.cpp): the file
+// keeps the list so that closing its last descriptor can drop them, as
+// Linux does.
+struct FileWatch {
+    ListNode file_node;
+};
 
 class File : public RefCounted<File>, public KObject {
 public:
@@ -37,6 +46,9 @@ public:
 
     // The vnode behind this file, if any (fchdir, fstatfs, *at lookups).
     virtual Vnode* vnode() { return nullptr; }
+    // The socket this file is, if it is one (no RTTI in the kernel).
+    virtual Socket* socket() { return nullptr; }
+    virtual bool is_epoll() const { return false; }
 
     int flags() const { return m_flags.load(MemoryOrder::Relaxed); }
     int access_mode() const { return flags() & O_ACCMODE; }
@@ -51,8 +63,16 @@ public:
     Mutex m_pos_lock;
     int64_t m_pos AK_GUARDED_BY(m_pos_lock) = 0;
 
+    // epoll registrations holding a reference to this file.
+    Mutex m_watch_lock;
+    List<FileWatch, &FileWatch::file_node> m_watches AK_GUARDED_BY(m_watch_lock);
+
 protected:
     Atomic<int> m_flags;
 };
+
+// A descriptor referring to f was closed (f is still referenced by the
+// caller): drops epoll registrations when no descriptor is left.
+void file_descriptor_closed(RefPtr<File>& f);
 
 } // namespace ak

@@ -34,6 +34,10 @@ private:
 class PollTable : NonCopyable {
 public:
     PollTable() = default;
+    // A table whose registrations are made by add_fn instead (epoll: one
+    // persistent entry per watched file).
+    using AddFn = void (*)(void* context, WaitQueue& q);
+    PollTable(AddFn add_fn, void* context) : m_add_fn(add_fn), m_add_context(context) {}
     ~PollTable();
     // Register on q (called by File::poll implementations).  Allocation
     // failure makes the table "degraded": waits then time-slice instead.
@@ -45,6 +49,8 @@ public:
 
 private:
     static void on_wake(PollEntry* e, uint32_t events);
+    AddFn m_add_fn = nullptr;
+    void* m_add_context = nullptr;
     static constexpr size_t k_inline = 8;
     PollEntry m_inline[k_inline];
     PollEntry** m_extra = nullptr;

@@ -57,6 +57,15 @@ void ak_kern_lwp_interrupt(void *lwp);
 /* Forget the calling thread's lwp (a server thread that is done). */
 void ak_kern_thread_release(void);
 
+/* Attach a network interface (needs the net component and a platform with
+ * the network group):
+ *   "TYPE:TARGET[,name=IF][,addr=A/PLEN][,gw=G][,dhcp][,mtu=N][,mac=M]
+ *    [,loss=PCT][,reorder=PCT][,dup=PCT][,seed=N]"
+ * TYPE is tap, tun, packet, shm or cb on posix (docs/net.md).  With dhcp
+ * the call returns once a lease was configured.  name (may be NULL)
+ * receives the interface name.  Returns the interface index or -errno. */
+int ak_kern_if_attach(const char *spec, char *name, size_t namelen);
+
 /* Make descriptors 0-2 of the calling thread's process the console (those
  * not already open): stdin reads end of file, stdout and stderr write to
  * akhyp_console_write.  Provided by components/dev/console (the unikernel
