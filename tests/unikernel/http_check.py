@@ -33,6 +33,7 @@ def main():
     ap.add_argument("--mode", choices=["user", "tap"], default="user")
     ap.add_argument("--machine", default="microvm")
     ap.add_argument("--memory", default="64M")
+    ap.add_argument("--dhcp", action="store_true", help="configure the guest by DHCP")
     args = ap.parse_args()
     if not shutil.which("curl"):
         print("curl not found")
@@ -44,7 +45,7 @@ def main():
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        run += ["-n", f"user,hostfwd=tcp:127.0.0.1:{port}-:80"]
+        run += ["-n", f"user,hostfwd=tcp:127.0.0.1:{port}-:80"] + (["--dhcp"] if args.dhcp else [])
         base = f"http://127.0.0.1:{port}"
     else:
         if os.geteuid() != 0 or not shutil.which("ip") or not os.path.exists("/dev/net/tun"):

@@ -9,7 +9,8 @@
 //
 // Devices are set up at probe (level Dev); the ifnets attach at level
 // Late, after the network core exists.  Parameters: ip=ADDR/PLEN and
-// gw=ADDR configure the first interface (ak-run --ip/--gw).
+// gw=ADDR, or dhcp=1, configure the first interface (ak-run --ip/--gw,
+// --dhcp).
 #include <ak/component.h>
 #include <ak/kmem.h>
 #include <ak/log.h>
@@ -17,6 +18,12 @@
 #include <anykern/hypercall.h>
 #include <net/ifnet.h>
 #include <net/inet.h>
+
+namespace ak::net {
+// The stack's DHCP client; called with the net lock held (it drops it while
+// the exchange runs).  Declared here: the stack has no public header for it.
+Result<void> dhcp_start(Ifnet& ifp);
+} // namespace ak::net
 
 namespace ak {
 namespace {
@@ -202,7 +209,17 @@ bool parse_ipv4(const char*& p, net::Ipv4* out) {
 
 void configure(VirtioNet& n) AK_REQUIRES(net::net_lock()) {
     char buf[64];
-    if (n.m_unit != 0 || akhyp_getparam("ip", buf, sizeof buf) != 0)
+    if (n.m_unit != 0)
+        return;
+    if (akhyp_getparam("dhcp", buf, sizeof buf) == 0 && buf[0] == '1') {
+        // The network stack's DHCP client (components/net/if/dhcp.cpp):
+        // returns once a lease is configured (address, mask, router).
+        Result<void> r = net::dhcp_start(n);
+        if (r.is_error())
+            AK_LOG_WARN("virtio-net: %s: DHCP failed: errno %d", n.name(), r.error());
+        return;
+    }
+    if (akhyp_getparam("ip", buf, sizeof buf) != 0)
         return;
     const char* p = buf;
     net::Ipv4 addr;
