@@ -29,7 +29,18 @@ def main():
         if 'hello from the anykern kernel' not in out:
             print('unexpected output:\n' + out)
             return 1
-        print('installed library, headers and anykern.pc build and run a program')
+        # The static library, linked whole with the C compiler alone: the
+        # kernel and the POSIX platform must not need libstdc++.
+        static_exe = os.path.join(dest, 'prog-static')
+        cflags = [f for f in flags if not f.startswith('-l')]
+        subprocess.run(['cc', source, '-o', static_exe] + cflags +
+                       ['-Wl,-Bstatic', '-Wl,--whole-archive', '-lanykern', '-Wl,--no-whole-archive',
+                        '-Wl,-Bdynamic', '-lpthread'], check=True)
+        out = subprocess.run([static_exe], check=True, capture_output=True, text=True).stdout
+        if 'hello from the anykern kernel' not in out:
+            print('unexpected output from the static program:\n' + out)
+            return 1
+        print('installed library, headers and anykern.pc build and run a program (shared and static)')
     return 0
 
 

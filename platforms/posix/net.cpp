@@ -59,6 +59,11 @@ struct Backend {
     char cb_name[64] = {};
 };
 
+void destroy_backend(Backend* b) {
+    b->~Backend();
+    free(b);
+}
+
 // --- spec parsing --------------------------------------------------------------
 bool spec_value(const char* spec, const char* key, char* out, size_t outlen) {
     size_t klen = strlen(key);
@@ -437,9 +442,12 @@ int akhyp_net_open(const char* spec, akhyp_net_rx_fn rx, void* ctx, akhyp_net_in
     type[tlen] = 0;
     memcpy(target, colon + 1, glen);
     target[glen] = 0;
-    auto* b = new (std::nothrow) Backend();
-    if (!b)
+    // malloc + placement new: the platform must not need libstdc++ (C
+    // programs link the static library with the C compiler).
+    void* mem = malloc(sizeof(Backend));
+    if (!mem)
         return ENOMEM;
+    auto* b = new (mem) Backend();
     b->rx = rx;
     b->ctx = ctx;
     memset(info, 0, sizeof *info);
@@ -501,7 +509,7 @@ int akhyp_net_open(const char* spec, akhyp_net_rx_fn rx, void* ctx, akhyp_net_in
             munmap(b->shm, b->shm_size);
         if (b->fd >= 0)
             close(b->fd);
-        delete b;
+        destroy_backend(b);
         return e;
     }
     *handle = b;
@@ -553,7 +561,7 @@ void akhyp_net_close(void* handle) {
         munmap(b->shm, b->shm_size);
     if (b->fd >= 0)
         close(b->fd);
-    delete b;
+    destroy_backend(b);
 }
 
 } // extern "C"
