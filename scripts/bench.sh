@@ -9,3 +9,9 @@ else meson setup "$dir" -Dbuildtype=release -Dtests=false >/dev/null; fi
 meson compile -C "$dir" >/dev/null
 echo "== foundation (local client vs host kernel) =="
 "$dir/bench/foundation_bench" "$@"
+echo "== ext2 (local client vs fuse2fs) =="
+if [ "${1:-}" = "--quick" ]; then
+  AK_BENCH_REPEAT=1 python3 bench/ext2_bench.py "$dir/bench/ext2_bench" /usr/include/linux
+else
+  python3 bench/ext2_bench.py "$dir/bench/ext2_bench"
+fi

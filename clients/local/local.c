@@ -12,6 +12,12 @@ int akposix_net_callback_register(const char *name, void (*output)(void *, const
                                   void *ctx);
 int akposix_net_callback_input(const char *name, const void *frame, size_t len);
 
+/* From the block layer component; weak so the library still links
+ * without it (then disks are ENODEV). */
+int ak_kern_disk_attach(const char *path, const char *name, int flags, char *name_out,
+                        size_t name_out_len) __attribute__((weak));
+int ak_kern_disk_detach(const char *name) __attribute__((weak));
+
 static int set_errno(int r)
 {
     if (r < 0) {
@@ -96,4 +102,26 @@ AK_API int ak_if_callback_input(const char *name, const void *frame, size_t len)
         return -1;
     }
     return 0;
+}
+
+AK_API int ak_disk_attach(const char *path, const char *name, int flags)
+{
+    if (!ak_kern_disk_attach) {
+        errno = ENODEV;
+        return -1;
+    }
+    if (flags & ~AK_DISK_RDONLY) {
+        errno = EINVAL;
+        return -1;
+    }
+    return set_errno(ak_kern_disk_attach(path, name, flags & AK_DISK_RDONLY, NULL, 0));
+}
+
+AK_API int ak_disk_detach(const char *name)
+{
+    if (!ak_kern_disk_detach) {
+        errno = ENODEV;
+        return -1;
+    }
+    return set_errno(ak_kern_disk_detach(name));
 }

@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include <anykern/anykern.h>
+#include <anykern/disk.h>
 #include <anykern/kern.h>
 
 #include <cap-ng.h>
@@ -79,6 +80,11 @@ const char k_usage[] =
     "Options:\n"
     "  -c, --ncpu N             virtual CPUs of the kernel (default 1)\n"
     "  -m, --memlimit SIZE      kernel memory limit (k/m/g suffixes)\n"
+    "  -d, --disk PATH[,name=NAME][,ro]\n"
+    "                           attach a host file or block device as kernel\n"
+    "                           disk NAME (default akblk0, akblk1... in order),\n"
+    "                           mountable as /dev/NAME (repeatable; opened after\n"
+    "                           --user takes effect)\n"
     "  -M, --mount FSTYPE:SOURCE:TARGET[:ro]\n"
     "                           mount a file system at start (repeatable),\n"
     "                           e.g. tmpfs:tmpfs:/mnt; the target is created\n"
@@ -132,6 +138,7 @@ Options parse_options(int argc, char** argv) {
         {"ncpu", required_argument, nullptr, 'c'},
         {"memlimit", required_argument, nullptr, 'm'},
         {"mount", required_argument, nullptr, 'M'},
+        {"disk", required_argument, nullptr, 'd'},
         {"foreground", no_argument, nullptr, 'f'},
         {"log-level", required_argument, nullptr, 'l'},
         {"user", required_argument, nullptr, 'u'},
@@ -142,7 +149,7 @@ Options parse_options(int argc, char** argv) {
     };
     Options o;
     int ch;
-    while ((ch = getopt_long(argc, argv, "c:m:M:fl:u:a:t:h", longopts, nullptr)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:m:M:d:fl:u:a:t:h", longopts, nullptr)) != -1) {
         switch (ch) {
         case 'c':
             o.ncpu = optarg;
@@ -152,6 +159,9 @@ Options parse_options(int argc, char** argv) {
             break;
         case 'M':
             o.mounts.push_back(optarg);
+            break;
+        case 'd':
+            o.disks.push_back(optarg);
             break;
         case 'f':
             o.foreground = true;
@@ -335,6 +345,39 @@ long ksys(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 =
     return ak_kern_syscall(nr, args);
 }
 
+// --disk PATH[,name=NAME][,ro]: attach before the --mount options run.
+void attach_disks(const Options& o) {
+    for (const std::string& spec : o.disks) {
+        size_t comma = spec.find(',');
+        std::string path = spec.substr(0, comma);
+        std::string name;
+        int flags = 0;
+        while (comma != std::string::npos) {
+            size_t next = spec.find(',', comma + 1);
+            std::string opt =
+                spec.substr(comma + 1, next == std::string::npos ? next : next - comma - 1);
+            if (opt == "ro")
+                flags |= AK_KERN_DISK_RDONLY;
+            else if (opt == "rw")
+                flags &= ~AK_KERN_DISK_RDONLY;
+            else if (opt.compare(0, 5, "name=") == 0)
+                name = opt.substr(5);
+            else
+                die("bad --disk '%s' (want PATH[,name=NAME][,ro])", spec.c_str());
+            comma = next;
+        }
+        if (path.empty())
+            die("bad --disk '%s' (want PATH[,name=NAME][,ro])", spec.c_str());
+        char chosen[64];
+        int r = ak_kern_disk_attach(path.c_str(), name.empty() ? nullptr : name.c_str(), flags,
+                                    chosen, sizeof chosen);
+        if (r < 0)
+            die("cannot attach disk %s: %s", path.c_str(), strerror(-r));
+        log_msg(k_log_info, "disk %s is /dev/%s%s", path.c_str(), chosen,
+                (flags & AK_KERN_DISK_RDONLY) ? " (read-only)" : "");
+    }
+}
+
 void mount_all(const Options& o) {
     for (const std::string& spec : o.mounts) {
         std::vector<std::string> parts;
@@ -414,6 +457,7 @@ int main(int argc, char** argv) {
     int e = ak_kern_init();
     if (e < 0)
         die("kernel start failed: %s", strerror(-e));
+    attach_disks(o);
     mount_all(o);
     e = start_watcher();
     if (e < 0)

@@ -19,6 +19,7 @@ struct Options {
     std::string ncpu;
     std::string memlimit;
     std::vector<std::string> mounts; // FSTYPE:SOURCE:TARGET[:ro]
+    std::vector<std::string> disks;  // PATH[,name=NAME][,ro]
     bool foreground = false;
     int log_level = k_log_warn;
     std::string user;

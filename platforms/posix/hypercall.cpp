@@ -102,7 +102,7 @@ int akhyp_init(uint32_t version, const akhyp_upcalls* upcalls) {
     return 0;
 }
 
-uint32_t akhyp_groups(void) { return AKHYP_GROUP_CORE | AKHYP_GROUP_NET; }
+uint32_t akhyp_groups(void) { return AKHYP_GROUP_CORE | AKHYP_GROUP_NET | AKHYP_GROUP_BLOCK; }
 
 int akhyp_getparam(const char* name, char* buf, size_t buflen) {
     const char* v = nullptr;

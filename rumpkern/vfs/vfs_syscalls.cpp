@@ -298,6 +298,13 @@ Result<long> do_rename(int olddirfd, const char* uold, int newdirfd, const char*
         return ENOTDIR;
     if (target.get() == src.get())
         return 0L;
+    // Loops first, as Linux does: the source may not be an ancestor of the
+    // target (EINVAL), nor the target of the source (ENOTEMPTY; EINVAL for
+    // an exchange).  This also keeps a directory from being locked twice.
+    if (src->is_dir() && d1 != d2 && contains(up_from_new, src.get()))
+        return EINVAL;
+    if (target && target->is_dir() && d1 != d2 && contains(up_from_old, target.get()))
+        return (flags & RENAME_EXCHANGE) ? EINVAL : ENOTEMPTY;
     if (!(flags & RENAME_EXCHANGE) && target) {
         if (src->is_dir() && !target->is_dir())
             return ENOTDIR;
@@ -308,11 +315,6 @@ Result<long> do_rename(int olddirfd, const char* uold, int newdirfd, const char*
         return EBUSY;
     if (src.get() == p.root().get() || (target && target.get() == p.root().get()))
         return EBUSY;
-    if (src->is_dir() && d1 != d2 && contains(up_from_new, src.get()))
-        return EINVAL;
-    if ((flags & RENAME_EXCHANGE) && target->is_dir() && d1 != d2 &&
-        contains(up_from_old, target.get()))
-        return EINVAL;
     TRY(vfs_may_delete(*d1, *src, cred));
     if (target) {
         TRY(vfs_may_delete(*d2, *target, cred));
@@ -366,8 +368,8 @@ Result<long> do_link(int olddirfd, const char* uold, int newdirfd, const char* u
         lf |= k_lookup_empty_path;
     }
     RefPtr<Vnode> src = TRY(namei(olddirfd, oldp.buf, lf));
-    if (src->is_dir())
-        return EPERM;
+    // Linux resolves the new name (ENOENT, EEXIST) and checks permissions
+    // before refusing a directory (EPERM).
     ParentLookup pl = TRY(namei_parent(newdirfd, newp.buf));
     if (pl.name.empty() || pl.dot)
         return EEXIST;
@@ -387,7 +389,7 @@ Result<long> do_link(int olddirfd, const char* uold, int newdirfd, const char* u
     TRY(dir.getattr(da));
     TRY(vfs_access_attr(da, cred, W_OK | X_OK));
     TRY(check_writable_mount(dir));
-    if (&dir == src.get())
+    if (src->is_dir() || &dir == src.get())
         return EPERM;
     WriteGuard gs(src->lock());
     TRY(dir.link(pl.name, *src));

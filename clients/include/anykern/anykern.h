@@ -74,6 +74,18 @@ int ak_if_attach(const char *spec);
 int ak_if_callback_register(const char *name, ak_if_output_fn output, void *ctx);
 int ak_if_callback_input(const char *name, const void *frame, size_t len);
 
+/* Disks (local client; docs/block.md).  Attach the host file or block
+ * device path as kernel disk name ("akblk0", "akblk1", ... in order when
+ * name is NULL); it is then the mount source "/dev/NAME":
+ *   ak_disk_attach("disk.img", "disk0", 0);
+ *   ak_sys_mount("/dev/disk0", "/mnt", "ext2", 0, NULL);
+ * AK_DISK_RDONLY opens the host file read-only.  Call after ak_init().
+ * Returns 0 or -1 with errno set (EEXIST, ENOENT, EACCES, ENODEV, EINVAL).
+ * ak_disk_detach() forgets an unmounted disk after writing it back. */
+#define AK_DISK_RDONLY 0x1
+int ak_disk_attach(const char *path, const char *name, int flags);
+int ak_disk_detach(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,9 +23,10 @@
  *
  *  1.0  core group
  *  1.1  network group (akhyp_net_*)
- *  1.2  bus group (akhyp_pci_*, akhyp_port_*, akhyp_mmio_*, akhyp_dma_*,
- *       akhyp_intr_*, akhyp_bus_mmio_device); 1.1 went to the network
- *       group, which reached main first
+ *  1.2  block group (akhyp_blk_*)
+ *  1.3  bus group (akhyp_pci_*, akhyp_port_*, akhyp_mmio_*, akhyp_dma_*,
+ *       akhyp_intr_*, akhyp_bus_mmio_device); numbered after the block and
+ *       network groups, which reached main first
  */
 #ifndef ANYKERN_HYPERCALL_H
 #define ANYKERN_HYPERCALL_H
@@ -38,7 +39,7 @@ extern "C" {
 #endif
 
 #define AK_HYPERCALL_VERSION_MAJOR 1
-#define AK_HYPERCALL_VERSION_MINOR 2
+#define AK_HYPERCALL_VERSION_MINOR 3
 #define AK_HYPERCALL_VERSION \
     ((AK_HYPERCALL_VERSION_MAJOR << 16) | AK_HYPERCALL_VERSION_MINOR)
 
@@ -50,9 +51,9 @@ extern "C" {
 
 /* Groups a platform may provide (bit mask returned by akhyp_groups()). */
 #define AKHYP_GROUP_CORE 0x1u  /* always present */
-#define AKHYP_GROUP_BLOCK 0x2u /* block I/O (arrives with the block layer) */
-#define AKHYP_GROUP_NET 0x4u   /* network interfaces (akhyp_net_*) */
-#define AKHYP_GROUP_BUS 0x8u   /* PCI/MMIO/DMA/interrupts: akhyp_pci_* ... (since 1.2) */
+#define AKHYP_GROUP_BLOCK 0x2u /* block I/O: akhyp_blk_* (since 1.2) */
+#define AKHYP_GROUP_NET 0x4u   /* network interfaces (akhyp_net_*, since 1.1) */
+#define AKHYP_GROUP_BUS 0x8u   /* PCI/MMIO/DMA/interrupts: akhyp_pci_* ... (since 1.3) */
 
 /* ------------------------------------------------------------------------
  * Core group: init and parameters
@@ -274,7 +275,76 @@ int akhyp_net_send(void *handle, const void *frame, size_t len);
 void akhyp_net_close(void *handle);
 
 /* ------------------------------------------------------------------------
- * Bus group (AKHYP_GROUP_BUS, since 1.2): hardware for device drivers
+ * Block group (AKHYP_GROUP_BLOCK, since 1.2): disks the platform provides
+ *
+ * A disk is an array of bytes addressed in units of AKHYP_BLK_SECTOR.  I/O
+ * is asynchronous: akhyp_blk_submit() queues a request and returns; the
+ * platform later calls the request's completion function exactly once, on
+ * a platform thread (never on the submitting thread from inside
+ * akhyp_blk_submit), possibly before akhyp_blk_submit has returned.  The
+ * completion function must not block for long and must not submit I/O to
+ * a disk that is being closed; it typically wakes a waiting kernel thread.
+ * Requests may complete in any order; the platform may run several at
+ * once.  A WRITE that completed is visible to later READs; it is durable
+ * only after a FLUSH submitted after its completion has completed.
+ *
+ * A platform without the group does not define these functions; the
+ * kernel references them weakly and calls them only when akhyp_groups()
+ * has AKHYP_GROUP_BLOCK.
+ * ---------------------------------------------------------------------- */
+#define AKHYP_BLK_SECTOR 512u
+
+struct akhyp_blk; /* a platform disk handle, opaque to the kernel */
+
+#define AKHYP_BLK_RDONLY 0x1 /* open flag: refuse writes (EROFS) */
+
+/*
+ * akhyp_blk_open: open the disk named by path (on posix a host file or
+ * block device; on kvm a device name such as "vda").  With AKHYP_BLK_RDONLY
+ * the disk is opened for reading only.  Stores the handle in *dev and the
+ * size in bytes (a multiple of AKHYP_BLK_SECTOR; a trailing partial sector
+ * is not addressable) in *size.  Returns 0, ENOENT, EACCES, EROFS (a
+ * read-write open of something only readable), EINVAL (not a file or
+ * disk, or flags unknown), ENOMEM.  May block.
+ */
+int akhyp_blk_open(const char *path, int flags, struct akhyp_blk **dev,
+                   uint64_t *size);
+
+#define AKHYP_BLK_READ 0
+#define AKHYP_BLK_WRITE 1
+#define AKHYP_BLK_FLUSH 2 /* buf, len and offset are ignored (pass 0) */
+
+/* Completion: error is 0 or an errno (EIO for a failed transfer). */
+typedef void (*akhyp_blk_done_fn)(void *arg, int error);
+
+/* One piece of a request's memory. */
+struct akhyp_blk_seg {
+    void *buf;
+    size_t len; /* a multiple of AKHYP_BLK_SECTOR, > 0 */
+};
+#define AKHYP_BLK_MAX_SEGS 64
+
+/*
+ * akhyp_blk_submit: start op on dev.  READ and WRITE move the bytes of
+ * segs[0..nsegs) (1 <= nsegs <= AKHYP_BLK_MAX_SEGS, scatter/gather) from or
+ * to the disk bytes starting at offset (a multiple of AKHYP_BLK_SECTOR); the
+ * whole range lies inside the disk.  FLUSH takes nsegs 0 (segs may be NULL)
+ * and offset 0.  The segs array and the memory it describes stay valid and
+ * (for READ) untouched by the kernel until done runs; the platform may copy
+ * the array.  Returns 0 (done will be called once) or, with done never
+ * called: EINVAL (bad op, segment count, alignment or range), EROFS (WRITE
+ * or FLUSH on a read-only disk), ENOMEM.  Does not block for the I/O itself
+ * (may block briefly to queue it).
+ */
+int akhyp_blk_submit(struct akhyp_blk *dev, int op, const struct akhyp_blk_seg *segs,
+                     unsigned nsegs, uint64_t offset, akhyp_blk_done_fn done, void *arg);
+
+/* akhyp_blk_close: wait for dev's outstanding requests to complete (their
+ * completion functions have returned), then release dev.  Blocks. */
+void akhyp_blk_close(struct akhyp_blk *dev);
+
+/* ------------------------------------------------------------------------
+ * Bus group (AKHYP_GROUP_BUS, since 1.3): hardware for device drivers
  *
  * Drivers (components/dev/...) reach hardware only through these calls, so
  * they stay portable components.  Every address and length is checked by

@@ -129,6 +129,12 @@ public:
     // Open a special file (device, fifo).  Default: a plain vnode file.
     virtual Result<RefPtr<File>> open_special(int flags);
 
+    // RefCounted hook: runs when the last reference goes.  The default
+    // destroys the vnode; a file system that caches vnodes (looked up with
+    // try_ref) overrides it to take the vnode out of its cache first, and
+    // may then free an unlinked inode before destroying it.
+    virtual void last_ref_dropped() { destroy(this); }
+
 private:
     RefPtr<Mount> m_mount_ref;
     Mount* m_mount;
