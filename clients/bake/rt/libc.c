@@ -682,6 +682,13 @@ int fstat(int fd, void* st) {
 int stat(const char* path, void* st) {
     return (int)sys(4, (long)path, (long)st, 0);
 }
+/* _FILE_OFFSET_BITS=64 names (meson's default for C): the same calls. */
+int open64(const char* path, int flags, ...) __attribute__((alias("open")));
+int __open64_2(const char* path, int flags) __attribute__((alias("__open_2")));
+long lseek64(int fd, long off, int whence) __attribute__((alias("lseek")));
+int fstat64(int fd, void* st) __attribute__((alias("fstat")));
+int stat64(const char* path, void* st) __attribute__((alias("stat")));
+
 int unlink(const char* path) {
     return (int)sys(87, (long)path, 0, 0);
 }
