@@ -15,7 +15,7 @@ using namespace akproto;
 
 namespace {
 
-std::vector<uint8_t> g_out(k_max_data + 64);
+std::vector<uint8_t> g_out(k_max_data + k_scratch_extra);
 std::vector<struct iovec> g_iov(k_max_iov);
 
 bool inside(const void* p, size_t n, const void* base, size_t cap) {

@@ -73,7 +73,8 @@ size_t craft(uint8_t* f, size_t cap) {
     uint8_t* t = ip + ihl;
     size_t tl = total - ihl;
     if (ip[9] == 6 && tl >= 20) {
-        t[2] = 0, t[3] = rnd() % 2 ? 80 : 8080;
+        uint16_t port = rnd() % 2 ? 80 : 8080;
+        t[2] = static_cast<uint8_t>(port >> 8), t[3] = static_cast<uint8_t>(port);
         t[0] = 0x1f, t[1] = 0x90;
         t[12] = static_cast<uint8_t>((5 + rnd() % 11) << 4);
         t[13] = static_cast<uint8_t>(rnd() % 4 == 0 ? 0x02 : rnd());

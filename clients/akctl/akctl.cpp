@@ -4,6 +4,8 @@
 #include <anykern/akclient.h>
 #include <anykern/anykern.h>
 
+#include "netcmds.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -897,11 +899,29 @@ const Cmd k_cmds[] = {
     {"tree", cmd_tree, "Usage: akctl tree [PATH]\nShow a directory tree (default /).\n"},
     {"status", cmd_status,
      "Usage: akctl status\nShow server statistics: kernel processes, connections, memory.\n"},
+    {"ifconfig", akctl::cmd_ifconfig,
+     "Usage: akctl ifconfig [IF [ADDR/PLEN] [up|down] [mtu N]]\n"
+     "Without arguments list every interface (index, name, flags, MTU, link address,\n"
+     "IPv4 address/prefix, packet counters); with IF only that one; with settings,\n"
+     "apply them in order, e.g. 'akctl ifconfig eth0 10.0.0.2/24 up'.\n"},
+    {"route", akctl::cmd_route,
+     "Usage: akctl route\n"
+     "       akctl route add|del DEST/PLEN|default [gw GW] [dev IF]\n"
+     "List the IPv4 routing table, or add or delete a route, e.g.\n"
+     "'akctl route add default gw 10.0.0.1'.\n"},
+    {"ping", akctl::cmd_ping,
+     "Usage: akctl ping [-c COUNT] [-i SECONDS] [-W TIMEOUT] ADDR\n"
+     "Send ICMP echo requests from the kernel's stack (a ping socket) to the numeric\n"
+     "IPv4 ADDR (default 4, one a second, 2 s timeout each); exit 1 if none answered.\n"},
+    {"arp", akctl::cmd_arp, "Usage: akctl arp\nList the kernel's ARP cache.\n"},
+    {"netstat", akctl::cmd_netstat,
+     "Usage: akctl netstat\nList the kernel's TCP sockets with their states and queues\n"
+     "(UDP and AF_UNIX sockets are not listed yet).\n"},
 };
 
 void usage(FILE* f) {
     fprintf(f, "Usage: akctl [-u URL] COMMAND [ARGS...]\n"
-               "File utilities for an anykern kernel served by ak-server.\n"
+               "File and network utilities for an anykern kernel served by ak-server.\n"
                "The server is URL (unix:///path.sock or tcp://host:port) or $AK_SERVER.\n"
                "Commands:");
     for (const Cmd& c : k_cmds)

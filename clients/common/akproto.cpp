@@ -1,10 +1,12 @@
 // Remote protocol encoders and decoders (docs/remote-protocol.md).
 #include "akproto.h"
 
+#include <anykern/nettab.h>
 #include <anykern/sysmarshal.h>
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 namespace akproto {
 
@@ -35,17 +37,56 @@ bool byte_size(uint64_t count, uint32_t elem, size_t limit, size_t& out) {
 
 } // namespace
 
-int ioctl_arg_direction(unsigned long request) {
+bool ioctl_arg(unsigned long request, IoctlArg& out) {
     switch (request) {
     case k_fionbio:
-        return 1;
+        out = {k_ioctl_in, sizeof(int)};
+        return true;
     case k_fionread:
-        return 2;
+    case k_siocoutq:
+        out = {k_ioctl_out, sizeof(int)};
+        return true;
     case k_fioclex:
     case k_fionclex:
-        return 0;
+        out = {k_ioctl_none, 0};
+        return true;
+    case k_siocgifconf:
+    case AK_SIOCGRTTAB:
+    case AK_SIOCGARPTAB:
+    case AK_SIOCGTCPTAB:
+    case AK_SIOCGIFTAB:
+        out = {k_ioctl_conf, k_ifconf_size};
+        return true;
+    case k_siocaddrt:
+    case k_siocdelrt:
+        out = {k_ioctl_rtentry, k_rtentry_size};
+        return true;
+    // struct ifreq: the gets read the name and write the answer back.
+    case 0x8910: // SIOCGIFNAME
+    case 0x8913: // SIOCGIFFLAGS
+    case 0x8915: // SIOCGIFADDR
+    case 0x8917: // SIOCGIFDSTADDR
+    case 0x8919: // SIOCGIFBRDADDR
+    case 0x891b: // SIOCGIFNETMASK
+    case 0x891d: // SIOCGIFMETRIC
+    case 0x8921: // SIOCGIFMTU
+    case 0x8927: // SIOCGIFHWADDR
+    case 0x8933: // SIOCGIFINDEX
+        out = {k_ioctl_inout, k_ifreq_size};
+        return true;
+    case 0x8914: // SIOCSIFFLAGS
+    case 0x8916: // SIOCSIFADDR
+    case 0x8918: // SIOCSIFDSTADDR
+    case 0x891a: // SIOCSIFBRDADDR
+    case 0x891c: // SIOCSIFNETMASK
+    case 0x891e: // SIOCSIFMETRIC
+    case 0x8922: // SIOCSIFMTU
+    case 0x8923: // SIOCSIFNAME
+    case 0x8924: // SIOCSIFHWADDR
+        out = {k_ioctl_in, k_ifreq_size};
+        return true;
     default:
-        return -1;
+        return false;
     }
 }
 
@@ -88,19 +129,58 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
         data_total += n;
         return true;
     };
-    auto new_slot = [&](size_t n, bool ret_limited) -> uint8_t* {
+    // Scratch memory the reply does not carry as a whole (structures).
+    auto alloc = [&](size_t n) -> uint8_t* {
         size_t need = align8(n);
         if (need > scratch.out_cap - out_pos)
             return nullptr;
         uint8_t* p = scratch.out + out_pos;
         out_pos += need;
-        out.out[out.nout++] = OutSlot{p, n, ret_limited};
+        memset(p, 0, n);
         return p;
+    };
+    // A reply slot over memory that is already allocated.
+    auto add_slot = [&](uint8_t* p, size_t n, uint32_t ret_unit, const uint8_t* limit,
+                        bool wide) {
+        if (out.nout >= k_max_out)
+            return false;
+        out.out[out.nout++] = OutSlot{p, n, ret_unit, limit, wide};
+        return true;
+    };
+    auto new_slot = [&](size_t n, uint32_t ret_unit) -> uint8_t* {
+        if (out.nout >= k_max_out)
+            return nullptr;
+        size_t need = align8(n);
+        if (need > scratch.out_cap - out_pos)
+            return nullptr;
+        uint8_t* p = scratch.out + out_pos;
+        out_pos += need;
+        out.out[out.nout++] = OutSlot{p, n, ret_unit, nullptr, false};
+        return p;
+    };
+    // Buffers sized by a socklen_t another argument points to (DEREF): the
+    // request says the size; it is checked against that argument below.
+    struct Deref {
+        int slot;      // reply slot of the buffer, or -1 (input or absent)
+        int count_arg; // the socklen_t * argument
+        uint32_t count;
+    } derefs[6];
+    int nderef = 0;
+    auto string_chunk = [&](const uint8_t*& p) -> const char* {
+        uint32_t len, zero;
+        if (!r.get(len) || !r.get(zero) || !r.take(len, p) || !r.align8())
+            return "short string chunk";
+        if (len == 0 || len > k_max_str || p[len - 1] != 0)
+            return "bad string length or terminator";
+        return nullptr;
     };
     for (int i = 0; i < m->nargs && i < 6; i++) {
         const ak_sysarg_desc& d = m->args[i];
         bool present = head.args[i] != 0;
-        bool ret_limited = d.flags & AK_ARGF_RET;
+        uint32_t ret_unit = 0;
+        if (d.flags & AK_ARGF_RET)
+            ret_unit = d.kind == AK_ARG_OUT && d.elem_size ? d.elem_size : 1;
+        bool deref = d.flags & AK_ARGF_DEREF;
         switch (d.kind) {
         case AK_ARG_VAL:
         case AK_ARG_FCNTL:
@@ -110,12 +190,9 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
                 out.args[i] = 0; // the kernel answers EFAULT when it is required
                 break;
             }
-            uint32_t len, zero;
             const uint8_t* p;
-            if (!r.get(len) || !r.get(zero) || !r.take(len, p) || !r.align8())
-                return "short string chunk";
-            if (len == 0 || len > k_max_str || p[len - 1] != 0)
-                return "bad string length or terminator";
+            if (const char* why = string_chunk(p))
+                return why;
             out.args[i] = reinterpret_cast<long>(p);
             break;
         }
@@ -125,8 +202,16 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
                 out.args[i] = 0;
                 break;
             }
+            uint64_t count = element_count(d, out.args);
+            if (deref) {
+                uint32_t c, zero;
+                if (!r.get(c) || !r.get(zero) || nderef >= 6)
+                    return "short size chunk";
+                derefs[nderef++] = Deref{-1, d.count_arg, c};
+                count = c;
+            }
             size_t n;
-            if (!byte_size(element_count(d, out.args), d.elem_size, k_max_data, n) || !add_data(n))
+            if (!byte_size(count, d.elem_size, k_max_data, n) || !add_data(n))
                 return "input buffer over the limit";
             uint32_t len, zero;
             const uint8_t* p;
@@ -137,7 +222,7 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
             } else {
                 if (!add_data(n))
                     return "in/out buffer over the limit";
-                uint8_t* slot = new_slot(n, ret_limited);
+                uint8_t* slot = new_slot(n, ret_unit);
                 if (!slot)
                     return "output scratch exhausted";
                 memcpy(slot, p, n);
@@ -150,10 +235,18 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
                 out.args[i] = 0;
                 break;
             }
+            uint64_t count = element_count(d, out.args);
+            if (deref) {
+                uint32_t c, zero;
+                if (!r.get(c) || !r.get(zero) || nderef >= 6)
+                    return "short size chunk";
+                derefs[nderef++] = Deref{out.nout, d.count_arg, c};
+                count = c;
+            }
             size_t n;
-            if (!byte_size(element_count(d, out.args), d.elem_size, k_max_data, n) || !add_data(n))
+            if (!byte_size(count, d.elem_size, k_max_data, n) || !add_data(n))
                 return "output buffer over the limit";
-            uint8_t* slot = new_slot(n, ret_limited);
+            uint8_t* slot = new_slot(n, ret_unit);
             if (!slot)
                 return "output scratch exhausted";
             out.args[i] = reinterpret_cast<long>(slot);
@@ -192,7 +285,7 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
                     return "short iov data";
                 base = const_cast<uint8_t*>(p);
             } else {
-                base = new_slot(total, ret_limited);
+                base = new_slot(total, 1);
                 if (!base)
                     return "output scratch exhausted";
             }
@@ -204,30 +297,150 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
             out.args[i] = reinterpret_cast<long>(iov);
             break;
         }
+        case AK_ARG_MSG_IN:
+        case AK_ARG_MSG_OUT: {
+            if (!present) {
+                out.args[i] = 0;
+                break;
+            }
+            MsgChunk mc;
+            if (!r.get(mc))
+                return "short msghdr chunk";
+            bool has_name = mc.present & 1, has_control = mc.present & 2;
+            if (mc.niov > k_max_iov - iov_used || mc.namelen > k_max_sockaddr ||
+                (!has_name && mc.namelen) || (!has_control && mc.controllen) ||
+                mc.controllen > k_max_data || (mc.present & ~3u))
+                return "bad msghdr chunk";
+            uint8_t* msg = alloc(k_msghdr_size);
+            if (!msg)
+                return "output scratch exhausted";
+            struct iovec* iov = scratch.iov + iov_used;
+            iov_used += mc.niov;
+            size_t total = 0;
+            for (uint32_t j = 0; j < mc.niov; j++) {
+                uint64_t len;
+                if (!r.get(len))
+                    return "short iov lengths";
+                if (len > k_max_data - total)
+                    return "iov over the limit";
+                iov[j].iov_len = static_cast<size_t>(len);
+                total += static_cast<size_t>(len);
+            }
+            if (!add_data(mc.namelen) || !add_data(total) ||
+                !add_data(static_cast<size_t>(mc.controllen)))
+                return "msghdr buffers over the limit";
+            uint8_t* name = nullptr;
+            uint8_t* base;
+            uint8_t* control = nullptr;
+            if (d.kind == AK_ARG_MSG_IN) {
+                const uint8_t* p;
+                if (!r.take(mc.namelen, p) || !r.align8())
+                    return "short msg_name";
+                name = has_name ? const_cast<uint8_t*>(p) : nullptr;
+                if (!r.take(total, p) || !r.align8())
+                    return "short iov data";
+                base = const_cast<uint8_t*>(p);
+                if (!r.take(static_cast<size_t>(mc.controllen), p) || !r.align8())
+                    return "short msg_control";
+                control = has_control ? const_cast<uint8_t*>(p) : nullptr;
+            } else {
+                if (has_name && !(name = new_slot(mc.namelen, 0)))
+                    return "output scratch exhausted";
+                if (!(base = new_slot(total, 1)))
+                    return "output scratch exhausted";
+                if (has_control && !(control = new_slot(static_cast<size_t>(mc.controllen), 0)))
+                    return "output scratch exhausted";
+                // The kernel lowers msg_namelen and msg_controllen to what it wrote.
+                if (has_name)
+                    out.out[out.nout - (has_control ? 3 : 2)].limit = msg + 8;
+                if (has_control) {
+                    out.out[out.nout - 1].limit = msg + 40;
+                    out.out[out.nout - 1].limit_wide = true;
+                }
+                if (!add_slot(msg + 8, 4, 0, nullptr, false) ||
+                    !add_slot(msg + 40, 8, 0, nullptr, false) ||
+                    !add_slot(msg + 48, 4, 0, nullptr, false))
+                    return "too many outputs";
+            }
+            size_t off = 0;
+            for (uint32_t j = 0; j < mc.niov; j++) {
+                iov[j].iov_base = base + off;
+                off += iov[j].iov_len;
+            }
+            uint64_t iovlen = mc.niov, controllen = mc.controllen;
+            void* iovp = mc.niov ? iov : nullptr;
+            memcpy(msg + 0, &name, 8);
+            memcpy(msg + 8, &mc.namelen, 4);
+            memcpy(msg + 16, &iovp, 8);
+            memcpy(msg + 24, &iovlen, 8);
+            memcpy(msg + 32, &control, 8);
+            memcpy(msg + 40, &controllen, 8);
+            memcpy(msg + 48, &mc.msg_flags, 4);
+            out.args[i] = reinterpret_cast<long>(msg);
+            break;
+        }
         case AK_ARG_IOCTL: {
-            int dir = ioctl_arg_direction(static_cast<unsigned long>(out.args[1]));
-            if (dir < 0) {
+            IoctlArg ia;
+            if (!ioctl_arg(static_cast<unsigned long>(out.args[1]), ia)) {
                 out.early_ret = -ENOTTY;
                 out.nout = 0;
                 return r.remaining() ? "data after unsupported ioctl" : nullptr;
             }
-            if (!present || dir == 0) {
+            if (!present || ia.shape == k_ioctl_none) {
                 out.args[i] = 0;
                 break;
             }
-            if (dir == 1) {
-                uint32_t len, zero;
-                const uint8_t* p;
-                if (!r.get(len) || !r.get(zero) || len != sizeof(int) || !r.take(len, p) ||
-                    !r.align8())
-                    return "bad ioctl argument chunk";
-                out.args[i] = reinterpret_cast<long>(p);
-            } else {
-                uint8_t* slot = new_slot(sizeof(int), false);
+            if (ia.shape == k_ioctl_out) {
+                uint8_t* slot = new_slot(ia.size, 0);
                 if (!slot)
                     return "output scratch exhausted";
                 out.args[i] = reinterpret_cast<long>(slot);
+                break;
             }
+            uint32_t len, zero;
+            const uint8_t* p;
+            if (!r.get(len) || !r.get(zero) || len != ia.size || !r.take(len, p) || !r.align8())
+                return "bad ioctl argument chunk";
+            uint8_t* arg = const_cast<uint8_t*>(p); // request bodies are writable
+            if (ia.shape == k_ioctl_inout) {
+                arg = new_slot(len, 0);
+                if (!arg)
+                    return "output scratch exhausted";
+                memcpy(arg, p, len);
+            } else if (ia.shape == k_ioctl_conf) {
+                // ifc_len in and back; ifc_buf (sent as 0/1) becomes scratch.
+                int32_t clen;
+                uint64_t has_buf;
+                memcpy(&clen, p, 4);
+                memcpy(&has_buf, p + 8, 8);
+                if (clen < 0 || has_buf > 1)
+                    return "bad ifconf";
+                arg = alloc(k_ifconf_size);
+                if (!arg || !add_slot(arg, 4, 0, nullptr, false))
+                    return "output scratch exhausted";
+                memcpy(arg, &clen, 4);
+                if (has_buf) {
+                    if (!add_data(static_cast<size_t>(clen)))
+                        return "ifconf buffer over the limit";
+                    uint8_t* buf = new_slot(static_cast<size_t>(clen), 0);
+                    if (!buf)
+                        return "output scratch exhausted";
+                    out.out[out.nout - 1].limit = arg;
+                    memcpy(arg + 8, &buf, 8);
+                }
+            } else if (ia.shape == k_ioctl_rtentry) {
+                uint64_t has_dev;
+                memcpy(&has_dev, arg + k_rtentry_dev_off, 8);
+                if (has_dev > 1)
+                    return "bad rtentry";
+                const uint8_t* dev = nullptr;
+                if (has_dev) {
+                    if (const char* why = string_chunk(dev))
+                        return why;
+                }
+                memcpy(arg + k_rtentry_dev_off, &dev, 8);
+            }
+            out.args[i] = reinterpret_cast<long>(arg);
             break;
         }
         default:
@@ -236,15 +449,46 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
     }
     if (r.remaining())
         return "trailing bytes after the arguments";
+    // A DEREF size must be the value its socklen_t argument holds (which the
+    // kernel reads to bound its writes); that argument must be present.
+    for (int k = 0; k < nderef; k++) {
+        const Deref& dr = derefs[k];
+        if (dr.count_arg < 0 || dr.count_arg >= 6)
+            return "bad size argument in table";
+        const auto* cp = reinterpret_cast<const uint8_t*>(out.args[dr.count_arg]);
+        uint32_t v = 0;
+        if (cp)
+            memcpy(&v, cp, 4);
+        if (v != dr.count)
+            return "buffer size does not match its length argument";
+        if (dr.slot >= 0)
+            out.out[dr.slot].limit = cp;
+    }
     return nullptr;
 }
 
 size_t reply_len(const OutSlot& slot, long ret) {
     if (ret < 0)
         return 0;
-    if (slot.ret_limited)
-        return static_cast<unsigned long>(ret) < slot.size ? static_cast<size_t>(ret) : slot.size;
-    return slot.size;
+    size_t n = slot.size;
+    if (slot.ret_unit) {
+        unsigned long units = static_cast<unsigned long>(ret);
+        if (units < n / slot.ret_unit + 1)
+            n = units * slot.ret_unit < n ? units * slot.ret_unit : n;
+    }
+    if (slot.limit) {
+        uint64_t v;
+        if (slot.limit_wide) {
+            memcpy(&v, slot.limit, 8);
+        } else {
+            uint32_t v32;
+            memcpy(&v32, slot.limit, 4);
+            v = v32;
+        }
+        if (v < n)
+            n = static_cast<size_t>(v);
+    }
+    return n;
 }
 
 // --- Client side -------------------------------------------------------------
@@ -307,6 +551,12 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
         data_total += n;
         return true;
     };
+    auto add_out = [&](const ClientOut& o) {
+        if (call.nout >= k_max_out)
+            return false;
+        call.out[call.nout++] = o;
+        return true;
+    };
     for (int i = 0; i < m->nargs && i < 6; i++) {
         const ak_sysarg_desc& d = m->args[i];
         void* p = reinterpret_cast<void*>(args[i]);
@@ -330,15 +580,30 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
         case AK_ARG_OUT: {
             if (!p)
                 break;
+            uint64_t count = element_count(d, args);
+            if (d.flags & AK_ARGF_DEREF) {
+                // The size is what the socklen_t argument points to.
+                const void* cp = d.count_arg >= 0 && d.count_arg < 6
+                                     ? reinterpret_cast<const void*>(args[d.count_arg])
+                                     : nullptr;
+                uint32_t c = 0;
+                if (cp)
+                    memcpy(&c, cp, 4);
+                uint32_t zero = 0;
+                if (!w.put_value(c) || !w.put_value(zero))
+                    return -E2BIG;
+                count = c;
+            }
             size_t n;
-            if (!byte_size(element_count(d, args), d.elem_size, k_max_data, n) || !add_data(n))
+            if (!byte_size(count, d.elem_size, k_max_data, n) || !add_data(n))
                 return -E2BIG;
             if (d.kind != AK_ARG_OUT && !w.chunk(p, static_cast<uint32_t>(n)))
                 return -E2BIG;
             if (d.kind != AK_ARG_IN) {
                 if (d.kind == AK_ARG_INOUT && !add_data(n))
                     return -E2BIG;
-                call.out[call.nout++] = ClientOut{d.kind, static_cast<uint8_t*>(p), n, nullptr, 0};
+                if (!add_out(ClientOut{d.kind, static_cast<uint8_t*>(p), n, nullptr, 0}))
+                    return -E2BIG;
             }
             break;
         }
@@ -370,23 +635,136 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
                         return -E2BIG;
                 if (!w.pad8())
                     return -E2BIG;
-            } else {
-                call.out[call.nout++] = ClientOut{d.kind, nullptr, total, iov, n};
+            } else if (!add_out(ClientOut{d.kind, nullptr, total, iov, n})) {
+                return -E2BIG;
             }
             break;
         }
-        case AK_ARG_IOCTL: {
-            int dir = ioctl_arg_direction(static_cast<unsigned long>(args[1]));
-            if (dir < 0)
-                return -ENOTTY;
-            if (!p || dir == 0)
+        case AK_ARG_MSG_IN:
+        case AK_ARG_MSG_OUT: {
+            if (!p)
                 break;
-            if (dir == 1) {
-                if (!w.chunk(p, sizeof(int)))
+            auto* msg = static_cast<struct msghdr*>(p);
+            if (msg->msg_iovlen > k_max_iov)
+                return -EMSGSIZE;
+            if (msg->msg_iovlen && !msg->msg_iov)
+                return -EFAULT;
+            if (msg->msg_name && msg->msg_namelen > k_max_sockaddr)
+                return -EINVAL;
+            if (msg->msg_control && msg->msg_controllen > k_max_data)
+                return -ENOBUFS;
+            MsgChunk mc{};
+            mc.niov = static_cast<uint32_t>(msg->msg_iovlen);
+            mc.present = (msg->msg_name ? 1u : 0u) | (msg->msg_control ? 2u : 0u);
+            mc.namelen = msg->msg_name ? msg->msg_namelen : 0;
+            mc.msg_flags = msg->msg_flags;
+            mc.controllen = msg->msg_control ? msg->msg_controllen : 0;
+            if (!w.put_value(mc))
+                return -E2BIG;
+            size_t total = 0;
+            for (uint32_t j = 0; j < mc.niov; j++) {
+                uint64_t len = msg->msg_iov[j].iov_len;
+                if (len > k_max_data - total)
                     return -E2BIG;
-            } else {
-                call.out[call.nout++] =
-                    ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(p), sizeof(int), nullptr, 0};
+                total += static_cast<size_t>(len);
+                if (!w.put_value(len))
+                    return -E2BIG;
+            }
+            if (!add_data(mc.namelen) || !add_data(total) ||
+                !add_data(static_cast<size_t>(mc.controllen)))
+                return -E2BIG;
+            if (d.kind == AK_ARG_MSG_IN) {
+                if (!w.put(msg->msg_name, mc.namelen) || !w.pad8())
+                    return -E2BIG;
+                for (uint32_t j = 0; j < mc.niov; j++)
+                    if (!w.put(msg->msg_iov[j].iov_base, msg->msg_iov[j].iov_len))
+                        return -E2BIG;
+                if (!w.pad8() || !w.put(msg->msg_control, mc.controllen) || !w.pad8())
+                    return -E2BIG;
+                break;
+            }
+            // Reply order: name, data, control, then msg_namelen,
+            // msg_controllen and msg_flags (what the kernel updates).
+            bool ok = true;
+            if (msg->msg_name)
+                ok = add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(msg->msg_name),
+                                       mc.namelen, nullptr, 0});
+            ok = ok && add_out(ClientOut{AK_ARG_IOV_OUT, nullptr, total, msg->msg_iov, mc.niov});
+            if (msg->msg_control)
+                ok = ok && add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(msg->msg_control),
+                                             static_cast<size_t>(mc.controllen), nullptr, 0});
+            ok = ok &&
+                 add_out(ClientOut{AK_ARG_OUT, reinterpret_cast<uint8_t*>(&msg->msg_namelen),
+                                   sizeof msg->msg_namelen, nullptr, 0}) &&
+                 add_out(ClientOut{AK_ARG_OUT, reinterpret_cast<uint8_t*>(&msg->msg_controllen),
+                                   sizeof msg->msg_controllen, nullptr, 0}) &&
+                 add_out(ClientOut{AK_ARG_OUT, reinterpret_cast<uint8_t*>(&msg->msg_flags),
+                                   sizeof msg->msg_flags, nullptr, 0});
+            if (!ok)
+                return -E2BIG;
+            break;
+        }
+        case AK_ARG_IOCTL: {
+            IoctlArg ia;
+            if (!ioctl_arg(static_cast<unsigned long>(args[1]), ia))
+                return -ENOTTY;
+            if (!p || ia.shape == k_ioctl_none)
+                break;
+            auto* arg = static_cast<uint8_t*>(p);
+            switch (ia.shape) {
+            case k_ioctl_out:
+                if (!add_out(ClientOut{AK_ARG_OUT, arg, ia.size, nullptr, 0}))
+                    return -E2BIG;
+                break;
+            case k_ioctl_in:
+            case k_ioctl_inout:
+                if (!w.chunk(arg, ia.size))
+                    return -E2BIG;
+                if (ia.shape == k_ioctl_inout &&
+                    !add_out(ClientOut{AK_ARG_OUT, arg, ia.size, nullptr, 0}))
+                    return -E2BIG;
+                break;
+            case k_ioctl_conf: {
+                int32_t clen;
+                void* buf;
+                memcpy(&clen, arg, 4);
+                memcpy(&buf, arg + 8, 8);
+                if (clen < 0)
+                    return -EINVAL;
+                if (buf && !add_data(static_cast<size_t>(clen)))
+                    return -E2BIG;
+                uint8_t copy[k_ifconf_size] = {};
+                uint64_t has_buf = buf ? 1 : 0;
+                memcpy(copy, &clen, 4);
+                memcpy(copy + 8, &has_buf, 8);
+                if (!w.chunk(copy, sizeof copy) ||
+                    !add_out(ClientOut{AK_ARG_OUT, arg, 4, nullptr, 0}))
+                    return -E2BIG;
+                if (buf && !add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(buf),
+                                              static_cast<size_t>(clen), nullptr, 0}))
+                    return -E2BIG;
+                break;
+            }
+            case k_ioctl_rtentry: {
+                uint8_t copy[k_rtentry_size];
+                memcpy(copy, arg, sizeof copy);
+                const char* dev;
+                memcpy(&dev, copy + k_rtentry_dev_off, 8);
+                uint64_t has_dev = dev ? 1 : 0;
+                memcpy(copy + k_rtentry_dev_off, &has_dev, 8);
+                if (!w.chunk(copy, sizeof copy))
+                    return -E2BIG;
+                if (dev) {
+                    size_t len = strnlen(dev, k_max_str);
+                    if (len >= k_max_str)
+                        return -ENAMETOOLONG;
+                    if (!w.chunk(dev, static_cast<uint32_t>(len + 1)))
+                        return -E2BIG;
+                }
+                break;
+            }
+            case k_ioctl_none:
+                break;
             }
             break;
         }

@@ -85,6 +85,18 @@ struct SyscallHead {
 };
 static_assert(sizeof(SyscallHead) == 56);
 
+// Request chunk of a struct msghdr argument (sendmsg, recvmsg), followed by
+// u64 iov lengths[niov] and, for sendmsg, the name, iov data and control
+// bytes (each padded to 8).
+struct MsgChunk {
+    uint32_t niov;
+    uint32_t present; // bit 0: msg_name, bit 1: msg_control
+    uint32_t namelen;
+    int32_t msg_flags;
+    uint64_t controllen;
+};
+static_assert(sizeof(MsgChunk) == 24);
+
 enum ProcOp : uint32_t {
     k_proc_fork = 1,  // child with a copy of the descriptors (fork)
     k_proc_exec = 2,  // token to re-attach this process after execve
@@ -170,10 +182,34 @@ constexpr unsigned long k_fionread = 0x541b;
 constexpr unsigned long k_fionbio = 0x5421;
 constexpr unsigned long k_fionclex = 0x5450;
 constexpr unsigned long k_fioclex = 0x5451;
+constexpr unsigned long k_siocoutq = 0x5411;
+constexpr unsigned long k_siocaddrt = 0x890b;
+constexpr unsigned long k_siocdelrt = 0x890c;
+constexpr unsigned long k_siocgifconf = 0x8912;
 
-// How the third argument of an ioctl travels: 0 not at all, 1 in (int),
-// 2 out (int); -1: the protocol cannot marshal the command (ENOTTY).
-int ioctl_arg_direction(unsigned long request);
+// Sizes of the nested structures (x86-64).
+constexpr size_t k_ifreq_size = 40;
+constexpr size_t k_ifconf_size = 16;  // int len, int pad, void *buf
+constexpr size_t k_rtentry_size = 120;
+constexpr size_t k_rtentry_dev_off = 88; // char *rt_dev (offsetof on x86-64)
+constexpr size_t k_msghdr_size = 56;
+constexpr size_t k_max_sockaddr = 128; // msg_name (sockaddr_storage)
+
+// How the third argument of an ioctl travels.
+enum IoctlShape : uint8_t {
+    k_ioctl_none,    // not at all (FIOCLEX) or a plain value
+    k_ioctl_in,      // size bytes in
+    k_ioctl_out,     // size bytes out
+    k_ioctl_inout,   // size bytes in and back (struct ifreq gets)
+    k_ioctl_conf,    // struct ifconf: ifc_len in and back, ifc_buf out (ifc_len bytes)
+    k_ioctl_rtentry, // struct rtentry in, with rt_dev a nested string
+};
+struct IoctlArg {
+    IoctlShape shape;
+    uint32_t size;
+};
+// false: the protocol cannot marshal the command (answered ENOTTY).
+bool ioctl_arg(unsigned long request, IoctlArg& out);
 
 // --- Server side -------------------------------------------------------------
 
@@ -183,16 +219,25 @@ const char* decode_hello(const uint8_t* body, size_t size, HelloBody& out, const
                          size_t& secret_len);
 
 // One output buffer of a decoded call, in reply order.
+constexpr int k_max_out = 8;
+// Scratch beyond the data limit: structures (msghdr, ifconf, ifreq) and padding.
+constexpr size_t k_scratch_extra = 1024; // output slots of one call (recvmsg uses 6)
+
 struct OutSlot {
     uint8_t* data;
     size_t size;
-    bool ret_limited; // only the first `return value` bytes are valid
+    uint32_t ret_unit; // non-zero: only the first `return value` * ret_unit bytes are valid
+    // Non-null: only the first *limit bytes are valid (a u32 socklen_t or
+    // int, or a u64 when limit_wide), as the kernel left it after the call
+    // (accept's address, SIOCGIFCONF's buffer, recvmsg's control data).
+    const uint8_t* limit;
+    bool limit_wide;
 };
 
 // Scratch memory owned by a connection (no allocation per call).
 struct DecodeScratch {
     uint8_t* out;      // output buffers are carved from here
-    size_t out_cap;    // at least k_max_data + 6 * 8
+    size_t out_cap;    // at least k_max_data + k_scratch_extra
     struct iovec* iov; // at least k_max_iov entries
 };
 
@@ -201,7 +246,7 @@ struct DecodedCall {
     long args[6];   // ready for ak_kern_syscall
     long early_ret; // non-zero: reply with this (-errno) without calling the kernel
     int nout;
-    OutSlot out[6];
+    OutSlot out[k_max_out];
 };
 
 // Decode a k_msg_syscall body.  Pointer arguments end up pointing into body
@@ -225,7 +270,7 @@ struct ClientOut {
 
 struct ClientCall {
     int nout;
-    ClientOut out[6];
+    ClientOut out[k_max_out];
 };
 
 // Encode a syscall request (frame header included) into buf.  args must

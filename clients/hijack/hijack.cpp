@@ -11,6 +11,11 @@
 #include <anykern/anykern.h>
 
 #include <dirent.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <poll.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +63,7 @@ size_t g_prefix_len = 3;
 char g_blanket[k_max_blanket][256];
 int g_nblanket = 0;
 enum SocketMode { k_sockets_none, k_sockets_inet, k_sockets_unix, k_sockets_all };
-SocketMode g_sockets = k_sockets_none; // parsed; socket hijacking arrives with the network issue
+SocketMode g_sockets = k_sockets_none; // which new sockets go to the kernel
 
 void parse_settings() {
     const char* s = getenv("AK_HIJACK");
@@ -116,6 +121,9 @@ void parse_settings() {
 // --- Descriptor table ----------------------------------------------------------------
 
 std::atomic<int>* g_fdmap; // host fd -> kernel fd + 1 (0: a host descriptor)
+// Host epoll fd -> its companion kernel epoll fd + 1, made when the program
+// registers a kernel descriptor with it (docs/hijack.md, "Sockets").
+std::atomic<int>* g_epmap;
 int g_fdmax;
 int g_template = -1;
 std::atomic<bool> g_cwd_kernel{false};
@@ -132,6 +140,10 @@ void init_table() {
     if (p == MAP_FAILED)
         return;
     g_fdmap = static_cast<std::atomic<int>*>(p);
+    void* q = mmap(nullptr, sizeof(std::atomic<int>) * static_cast<size_t>(n),
+                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q != MAP_FAILED)
+        g_epmap = static_cast<std::atomic<int>*>(q);
     g_fdmax = static_cast<int>(n);
     g_template = epoll_create1(EPOLL_CLOEXEC);
 }
@@ -468,8 +480,14 @@ int do_close(int fd) {
     }
     REAL(close);
     int k = kfd_of(fd);
-    if (k < 0)
+    if (k < 0) {
+        if (g_epmap && fd >= 0 && fd < g_fdmax) {
+            int kep = g_epmap[fd].exchange(0) - 1;
+            if (kep >= 0)
+                ksys(AK_SYS_close, kep);
+        }
         return real_close(fd);
+    }
     map_set(fd, -1);
     long r = ksys(AK_SYS_close, k);
     real_close(fd);
@@ -1540,4 +1558,409 @@ HIJACK int execle(const char* path, const char* arg, ...) {
         return -1;
     }
     return execve(path, argv, envp);
+}
+
+// --- Sockets (AK_HIJACK=sockets=inet|unix|all) ------------------------------------------
+//
+// New sockets of the chosen families are made in the kernel; every call on
+// their placeholders goes there.  poll/select/epoll over kernel descriptors
+// run in the kernel; over a mix of host and kernel descriptors they
+// alternate between the two sides (docs/hijack.md).
+
+namespace {
+
+bool want_socket(int domain) {
+    switch (g_sockets) {
+    case k_sockets_inet:
+        return domain == AF_INET;
+    case k_sockets_unix:
+        return domain == AF_UNIX;
+    case k_sockets_all:
+        return domain == AF_INET || domain == AF_UNIX;
+    default:
+        return false;
+    }
+}
+
+// The protocol carries at most k_max_data per call: a larger send is a
+// short send, a larger receive a short one, which callers handle anyway.
+constexpr size_t k_max_io = 1u << 20;
+size_t clamp_io(size_t n) {
+    return n > k_max_io ? k_max_io : n;
+}
+
+int64_t now_ms() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// How long the kernel side of a mixed wait blocks before the host side is
+// looked at again (the host side's added latency).
+constexpr int k_mixed_slice_ms = 10;
+
+int do_poll(struct pollfd* fds, nfds_t n, int timeout) {
+    REAL(poll);
+    nfds_t nk = 0;
+    for (nfds_t i = 0; i < n; i++)
+        if (kfd_of(fds[i].fd) >= 0)
+            nk++;
+    if (nk == 0)
+        return real_poll(fds, n, timeout);
+    struct pollfd* kfds = static_cast<struct pollfd*>(calloc(n, sizeof *kfds));
+    struct pollfd* hfds = static_cast<struct pollfd*>(calloc(n, sizeof *hfds));
+    if (!kfds || !hfds) {
+        free(kfds);
+        free(hfds);
+        errno = ENOMEM;
+        return -1;
+    }
+    // Kernel entries keep their positions in kfds (others get fd -1, which
+    // poll ignores); host entries likewise in hfds.
+    for (nfds_t i = 0; i < n; i++) {
+        int k = kfd_of(fds[i].fd);
+        kfds[i] = {k >= 0 ? k : -1, fds[i].events, 0};
+        hfds[i] = {k >= 0 ? -1 : fds[i].fd, fds[i].events, 0};
+    }
+    bool mixed = nk < n;
+    int64_t deadline = timeout < 0 ? -1 : now_ms() + timeout;
+    int ready = 0;
+    for (;;) {
+        int hready = 0;
+        if (mixed) {
+            hready = real_poll(hfds, n, 0);
+            if (hready < 0)
+                break;
+        }
+        int slice = timeout;
+        if (mixed || timeout > 0) {
+            int64_t left = deadline < 0 ? k_mixed_slice_ms : deadline - now_ms();
+            if (left < 0)
+                left = 0;
+            slice = static_cast<int>(mixed && left > k_mixed_slice_ms ? k_mixed_slice_ms : left);
+        }
+        if (hready > 0)
+            slice = 0;
+        long kready = ksys(AK_SYS_poll, P(kfds), static_cast<long>(n), slice);
+        if (kready < 0) {
+            ready = set_errno(kready);
+            break;
+        }
+        if (hready > 0 || kready > 0 || (deadline >= 0 && now_ms() >= deadline) ||
+            (!mixed && timeout >= 0)) {
+            ready = 0;
+            for (nfds_t i = 0; i < n; i++) {
+                fds[i].revents = kfd_of(fds[i].fd) >= 0 ? kfds[i].revents : hfds[i].revents;
+                if (fds[i].revents)
+                    ready++;
+            }
+            break;
+        }
+    }
+    free(kfds);
+    free(hfds);
+    return ready;
+}
+
+int timeout_ms(const struct timespec* ts) {
+    if (!ts)
+        return -1;
+    long long ms = static_cast<long long>(ts->tv_sec) * 1000 + (ts->tv_nsec + 999999) / 1000000;
+    return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
+}
+
+// select through poll: each set bit becomes a pollfd.
+int do_select(int nfds, fd_set* r, fd_set* w, fd_set* e, int timeout) {
+    if (nfds < 0 || nfds > FD_SETSIZE) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct pollfd pfd[FD_SETSIZE];
+    int n = 0;
+    for (int fd = 0; fd < nfds; fd++) {
+        short ev = 0;
+        if (r && FD_ISSET(fd, r))
+            ev |= POLLIN;
+        if (w && FD_ISSET(fd, w))
+            ev |= POLLOUT;
+        if (e && FD_ISSET(fd, e))
+            ev |= POLLPRI;
+        if (ev)
+            pfd[n++] = {fd, ev, 0};
+    }
+    int got = do_poll(pfd, static_cast<nfds_t>(n), timeout);
+    if (got < 0)
+        return -1;
+    if (r)
+        FD_ZERO(r);
+    if (w)
+        FD_ZERO(w);
+    if (e)
+        FD_ZERO(e);
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        short re = pfd[i].revents;
+        if (re & POLLNVAL) {
+            errno = EBADF;
+            return -1;
+        }
+        if (r && (re & (POLLIN | POLLHUP | POLLERR)) && (pfd[i].events & POLLIN)) {
+            FD_SET(pfd[i].fd, r);
+            count++;
+        }
+        if (w && (re & (POLLOUT | POLLERR)) && (pfd[i].events & POLLOUT)) {
+            FD_SET(pfd[i].fd, w);
+            count++;
+        }
+        if (e && (re & POLLPRI) && (pfd[i].events & POLLPRI)) {
+            FD_SET(pfd[i].fd, e);
+            count++;
+        }
+    }
+    return count;
+}
+
+bool any_kernel_fd(int nfds, fd_set* r, fd_set* w, fd_set* e) {
+    for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
+        if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) &&
+            kfd_of(fd) >= 0)
+            return true;
+    return false;
+}
+
+int kernel_epoll_of(int epfd, bool create) {
+    if (!g_epmap || epfd < 0 || epfd >= g_fdmax)
+        return -1;
+    int kep = g_epmap[epfd].load() - 1;
+    if (kep >= 0 || !create)
+        return kep;
+    long r = ksys(AK_SYS_epoll_create1, 0);
+    if (r < 0)
+        return set_errno(r);
+    int expected = 0;
+    if (!g_epmap[epfd].compare_exchange_strong(expected, static_cast<int>(r) + 1)) {
+        ksys(AK_SYS_close, r);
+        return expected - 1;
+    }
+    return static_cast<int>(r);
+}
+
+} // namespace
+
+HIJACK int socket(int domain, int type, int protocol) {
+    REAL(socket);
+    if (!want_socket(domain))
+        return real_socket(domain, type, protocol);
+    long k = ksys(AK_SYS_socket, domain, type, protocol);
+    if (k < 0)
+        return set_errno(k);
+    return make_placeholder(static_cast<int>(k), type & SOCK_CLOEXEC);
+}
+
+HIJACK int socketpair(int domain, int type, int protocol, int sv[2]) {
+    REAL(socketpair);
+    if (!want_socket(domain))
+        return real_socketpair(domain, type, protocol, sv);
+    int ksv[2];
+    long r = ksys(AK_SYS_socketpair, domain, type, protocol, P(ksv));
+    if (r < 0)
+        return set_errno(r);
+    int h0 = make_placeholder(ksv[0], type & SOCK_CLOEXEC);
+    if (h0 < 0) {
+        ksys(AK_SYS_close, ksv[1]);
+        return -1;
+    }
+    int h1 = make_placeholder(ksv[1], type & SOCK_CLOEXEC);
+    if (h1 < 0) {
+        int e = errno;
+        do_close(h0);
+        errno = e;
+        return -1;
+    }
+    sv[0] = h0;
+    sv[1] = h1;
+    return 0;
+}
+
+#define SOCK_PASS(name, fd, ...)                                                                   \
+    int k = kfd_of(fd);                                                                            \
+    if (k < 0) {                                                                                   \
+        REAL(name);                                                                                \
+        return real_##name(fd, __VA_ARGS__);                                                       \
+    }
+
+HIJACK int connect(int fd, const struct sockaddr* a, socklen_t len) {
+    SOCK_PASS(connect, fd, a, len);
+    return set_errno(ksys(AK_SYS_connect, k, P(a), len));
+}
+HIJACK int bind(int fd, const struct sockaddr* a, socklen_t len) {
+    SOCK_PASS(bind, fd, a, len);
+    return set_errno(ksys(AK_SYS_bind, k, P(a), len));
+}
+HIJACK int listen(int fd, int backlog) {
+    SOCK_PASS(listen, fd, backlog);
+    return set_errno(ksys(AK_SYS_listen, k, backlog));
+}
+HIJACK int shutdown(int fd, int how) {
+    SOCK_PASS(shutdown, fd, how);
+    return set_errno(ksys(AK_SYS_shutdown, k, how));
+}
+HIJACK int accept4(int fd, struct sockaddr* a, socklen_t* len, int flags) {
+    SOCK_PASS(accept4, fd, a, len, flags);
+    long r = ksys(AK_SYS_accept4, k, P(a), P(len), flags);
+    if (r < 0)
+        return set_errno(r);
+    return make_placeholder(static_cast<int>(r), flags & SOCK_CLOEXEC);
+}
+HIJACK int accept(int fd, struct sockaddr* a, socklen_t* len) {
+    return accept4(fd, a, len, 0);
+}
+HIJACK int getsockname(int fd, struct sockaddr* a, socklen_t* len) {
+    SOCK_PASS(getsockname, fd, a, len);
+    return set_errno(ksys(AK_SYS_getsockname, k, P(a), P(len)));
+}
+HIJACK int getpeername(int fd, struct sockaddr* a, socklen_t* len) {
+    SOCK_PASS(getpeername, fd, a, len);
+    return set_errno(ksys(AK_SYS_getpeername, k, P(a), P(len)));
+}
+HIJACK int getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
+    SOCK_PASS(getsockopt, fd, level, name, val, len);
+    return set_errno(ksys(AK_SYS_getsockopt, k, level, name, P(val), P(len)));
+}
+HIJACK int setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
+    SOCK_PASS(setsockopt, fd, level, name, val, len);
+    return set_errno(ksys(AK_SYS_setsockopt, k, level, name, P(val), len));
+}
+HIJACK ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* a,
+                      socklen_t len) {
+    SOCK_PASS(sendto, fd, buf, n, flags, a, len);
+    return set_errno_long(
+        ksys(AK_SYS_sendto, k, P(buf), static_cast<long>(clamp_io(n)), flags, P(a), len));
+}
+HIJACK ssize_t send(int fd, const void* buf, size_t n, int flags) {
+    SOCK_PASS(send, fd, buf, n, flags);
+    return set_errno_long(
+        ksys(AK_SYS_sendto, k, P(buf), static_cast<long>(clamp_io(n)), flags, 0, 0));
+}
+HIJACK ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* a,
+                        socklen_t* len) {
+    SOCK_PASS(recvfrom, fd, buf, n, flags, a, len);
+    return set_errno_long(
+        ksys(AK_SYS_recvfrom, k, P(buf), static_cast<long>(clamp_io(n)), flags, P(a), P(len)));
+}
+HIJACK ssize_t recv(int fd, void* buf, size_t n, int flags) {
+    SOCK_PASS(recv, fd, buf, n, flags);
+    return set_errno_long(
+        ksys(AK_SYS_recvfrom, k, P(buf), static_cast<long>(clamp_io(n)), flags, 0, 0));
+}
+HIJACK ssize_t __recv_chk(int fd, void* buf, size_t n, size_t, int flags) {
+    return recv(fd, buf, n, flags);
+}
+HIJACK ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t, int flags, struct sockaddr* a,
+                              socklen_t* len) {
+    return recvfrom(fd, buf, n, flags, a, len);
+}
+HIJACK ssize_t sendmsg(int fd, const struct msghdr* m, int flags) {
+    SOCK_PASS(sendmsg, fd, m, flags);
+    return set_errno_long(ksys(AK_SYS_sendmsg, k, P(m), flags));
+}
+HIJACK ssize_t recvmsg(int fd, struct msghdr* m, int flags) {
+    SOCK_PASS(recvmsg, fd, m, flags);
+    return set_errno_long(ksys(AK_SYS_recvmsg, k, P(m), flags));
+}
+
+HIJACK int poll(struct pollfd* fds, nfds_t n, int timeout) {
+    return do_poll(fds, n, timeout);
+}
+HIJACK int __poll_chk(struct pollfd* fds, nfds_t n, int timeout, size_t) {
+    return do_poll(fds, n, timeout);
+}
+HIJACK int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* ts, const sigset_t* mask) {
+    bool kernel = false;
+    for (nfds_t i = 0; i < n && !kernel; i++)
+        kernel = kfd_of(fds[i].fd) >= 0;
+    if (!kernel) {
+        REAL(ppoll);
+        return real_ppoll(fds, n, ts, mask);
+    }
+    // The signal mask is not applied around a kernel wait (docs/hijack.md).
+    return do_poll(fds, n, timeout_ms(ts));
+}
+HIJACK int select(int nfds, fd_set* r, fd_set* w, fd_set* e, struct timeval* tv) {
+    if (!any_kernel_fd(nfds, r, w, e)) {
+        REAL(select);
+        return real_select(nfds, r, w, e, tv);
+    }
+    int ms = -1;
+    if (tv) {
+        long long v = static_cast<long long>(tv->tv_sec) * 1000 + (tv->tv_usec + 999) / 1000;
+        ms = v > INT32_MAX ? INT32_MAX : static_cast<int>(v);
+    }
+    return do_select(nfds, r, w, e, ms);
+}
+HIJACK int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const struct timespec* ts,
+                   const sigset_t* mask) {
+    if (!any_kernel_fd(nfds, r, w, e)) {
+        REAL(pselect);
+        return real_pselect(nfds, r, w, e, ts, mask);
+    }
+    return do_select(nfds, r, w, e, timeout_ms(ts));
+}
+
+// epoll: a host epoll descriptor gets a companion kernel epoll for the
+// kernel descriptors registered with it.
+HIJACK int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
+    REAL(epoll_ctl);
+    int k = kfd_of(fd);
+    if (k < 0)
+        return real_epoll_ctl(epfd, op, fd, ev);
+    int kep = kernel_epoll_of(epfd, op == EPOLL_CTL_ADD);
+    if (kep < 0) {
+        errno = op == EPOLL_CTL_ADD ? errno : ENOENT;
+        return -1;
+    }
+    return set_errno(ksys(AK_SYS_epoll_ctl, kep, op, k, P(ev)));
+}
+
+namespace {
+
+int do_epoll_wait(int epfd, struct epoll_event* ev, int max, int timeout) {
+    REAL(epoll_wait);
+    int kep = kernel_epoll_of(epfd, false);
+    if (kep < 0)
+        return real_epoll_wait(epfd, ev, max, timeout);
+    if (max <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int64_t deadline = timeout < 0 ? -1 : now_ms() + timeout;
+    // The host side may hold descriptors too: alternate, as poll does.
+    for (;;) {
+        int h = real_epoll_wait(epfd, ev, max, 0);
+        if (h != 0)
+            return h;
+        int64_t left = deadline < 0 ? k_mixed_slice_ms : deadline - now_ms();
+        if (left < 0)
+            left = 0;
+        int slice = static_cast<int>(left > k_mixed_slice_ms ? k_mixed_slice_ms : left);
+        long r = ksys(AK_SYS_epoll_wait, kep, P(ev), max, slice);
+        if (r != 0)
+            return set_errno(r);
+        if (deadline >= 0 && now_ms() >= deadline)
+            return 0;
+    }
+}
+
+} // namespace
+
+HIJACK int epoll_wait(int epfd, struct epoll_event* ev, int max, int timeout) {
+    return do_epoll_wait(epfd, ev, max, timeout);
+}
+HIJACK int epoll_pwait(int epfd, struct epoll_event* ev, int max, int timeout,
+                       const sigset_t* mask) {
+    if (kernel_epoll_of(epfd, false) < 0) {
+        REAL(epoll_pwait);
+        return real_epoll_pwait(epfd, ev, max, timeout, mask);
+    }
+    return do_epoll_wait(epfd, ev, max, timeout);
 }

@@ -340,7 +340,7 @@ int handshake(Conn* c) {
 // --- Requests --------------------------------------------------------------------
 
 bool serve_syscall(Conn* c, uint8_t* body, size_t size) {
-    DecodeScratch scratch{c->out, k_max_data + 64, c->iov};
+    DecodeScratch scratch{c->out, k_max_data + k_scratch_extra, c->iov};
     DecodedCall call;
     if (const char* why = decode_syscall(body, size, scratch, call)) {
         log_msg(k_log_warn, "connection %llu: malformed syscall request (%s), closing",
@@ -352,8 +352,8 @@ bool serve_syscall(Conn* c, uint8_t* body, size_t size) {
         FrameHeader fh;
         int64_t ret;
     } head;
-    uint32_t lens[6];
-    struct iovec iov[1 + 2 * 6];
+    uint32_t lens[k_max_out];
+    struct iovec iov[1 + 2 * k_max_out];
     int n = 1;
     size_t total = sizeof head.ret;
     for (int i = 0; i < call.nout; i++) {
@@ -593,7 +593,7 @@ int spawn_connection(int fd, bool tcp) {
     c->fd = fd;
     c->tcp = tcp;
     c->rx = static_cast<uint8_t*>(aligned_alloc(64, k_rx_cap + 64 - (k_rx_cap % 64)));
-    c->out = static_cast<uint8_t*>(calloc(1, k_max_data + 64));
+    c->out = static_cast<uint8_t*>(calloc(1, k_max_data + k_scratch_extra));
     c->iov = static_cast<struct iovec*>(calloc(k_max_iov, sizeof(struct iovec)));
     if (!c->rx || !c->out || !c->iov) {
         conn_destroy(c);

@@ -95,12 +95,19 @@ const char k_usage[] =
     "  -a, --allow-uid UID      also accept clients with this uid (repeatable;\n"
     "                           the server's own uid and root always may)\n"
     "  -t, --token-file FILE    shared secret for tcp:// (or env AK_TOKEN)\n"
+    "  -i, --if SPEC            attach a network interface (repeatable):\n"
+    "                           TYPE:TARGET[,addr=A/PLEN|,dhcp][,gw=G][,name=IF]\n"
+    "                           [,mtu=N][,mac=M][,loss=PCT][,reorder=PCT][,dup=PCT]\n"
+    "                           TYPE: tap:IFNAME, tun:IFNAME, packet:IFNAME (existing\n"
+    "                           host interface), shm:/bus/file; e.g.\n"
+    "                           tap:ak0,addr=10.0.0.2/24,gw=10.0.0.1 (docs/net.md)\n"
     "  -h, --help               this text\n"
     "\n"
     "SIGTERM or SIGINT: stop accepting, sync the file systems, remove the\n"
     "unix socket and exit 0.\n";
 
 int g_signal_pipe[2] = {-1, -1};
+const char* g_unix_path = nullptr; // removed when set-up fails after binding
 
 void on_signal(int) {
     int saved = errno;
@@ -118,6 +125,8 @@ void die(const char* fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    if (g_unix_path)
+        unlink(g_unix_path);
     exit(1);
 }
 
@@ -144,12 +153,13 @@ Options parse_options(int argc, char** argv) {
         {"user", required_argument, nullptr, 'u'},
         {"allow-uid", required_argument, nullptr, 'a'},
         {"token-file", required_argument, nullptr, 't'},
+        {"if", required_argument, nullptr, 'i'},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
     Options o;
     int ch;
-    while ((ch = getopt_long(argc, argv, "c:m:M:d:fl:u:a:t:h", longopts, nullptr)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:m:M:d:fl:u:a:t:i:h", longopts, nullptr)) != -1) {
         switch (ch) {
         case 'c':
             o.ncpu = optarg;
@@ -185,6 +195,9 @@ Options parse_options(int argc, char** argv) {
         }
         case 't':
             o.token_file = optarg;
+            break;
+        case 'i':
+            o.interfaces.push_back(optarg);
             break;
         case 'h':
             fputs(k_usage, stdout);
@@ -307,7 +320,8 @@ int daemonise() {
     if (null >= 0) {
         dup2(null, 0);
         dup2(null, 1);
-        dup2(null, 2);
+        // stderr stays until the server is ready, so that set-up errors
+        // (a bad --if or --mount) reach the user who started it.
         close(null);
     }
     return p[1];
@@ -378,6 +392,41 @@ void attach_disks(const Options& o) {
     }
 }
 
+// One ak_kern_if_attach per --if, in order.  tap, tun and packet need
+// CAP_NET_ADMIN / CAP_NET_RAW, so this runs before the privileges go.
+void attach_interfaces(const Options& o) {
+    for (const std::string& spec : o.interfaces) {
+        size_t colon = spec.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
+            die("bad --if '%s' (want TYPE:TARGET[,addr=A/PLEN][,gw=G]..., TYPE tap, tun, "
+                "packet, shm)",
+                spec.c_str());
+        char name[32] = {};
+        int r = ak_kern_if_attach(spec.c_str(), name, sizeof name);
+        if (r < 0) {
+            const char* hint = "";
+            if (r == -EPERM || r == -EACCES)
+                hint = " (tap, tun and packet need CAP_NET_ADMIN or CAP_NET_RAW)";
+            else if (r == -EINVAL)
+                hint = " (bad spec: see --help and docs/net.md)";
+            die("cannot attach interface '%s': %s%s", spec.c_str(), strerror(-r), hint);
+        }
+        log_msg(k_log_info, "interface %s (index %d) from '%s'", name, r, spec.c_str());
+    }
+}
+
+void start_kernel(const Options& o) {
+    static const char* level_names[] = {"0", "1", "2", "3"};
+    ak_setparam("verbose", level_names[o.log_level]);
+    if (!o.ncpu.empty() && ak_setparam("ncpu", o.ncpu.c_str()) < 0)
+        die("bad --ncpu '%s'", o.ncpu.c_str());
+    if (!o.memlimit.empty() && ak_setparam("memlimit", o.memlimit.c_str()) < 0)
+        die("bad --memlimit '%s'", o.memlimit.c_str());
+    int e = ak_kern_init();
+    if (e < 0)
+        die("kernel start failed: %s", strerror(-e));
+}
+
 void mount_all(const Options& o) {
     for (const std::string& spec : o.mounts) {
         std::vector<std::string> parts;
@@ -434,10 +483,21 @@ int main(int argc, char** argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     int lfd = url.is_unix ? listen_unix(url.path) : listen_tcp(url);
+    if (url.is_unix)
+        g_unix_path = url.path;
     int ready_fd = -1;
     if (!o.foreground) {
         ready_fd = daemonise();
         set_log(o.log_level, true);
+    }
+    // Interfaces and disks need privileges (tap/packet, root-owned images):
+    // with --if or --disk the kernel starts before they are dropped
+    // (docs/remote-protocol.md, "Privileges").
+    bool early = !o.interfaces.empty() || !o.disks.empty();
+    if (early) {
+        start_kernel(o);
+        attach_interfaces(o);
+        attach_disks(o);
     }
     drop_privileges(o, url);
     g_config.allowed.push_back(getuid());
@@ -447,19 +507,10 @@ int main(int argc, char** argv) {
     g_config.tcp_uid = getuid();
     g_config.tcp_gid = getgid();
 
-    // Kernel parameters, then the kernel.
-    static const char* level_names[] = {"0", "1", "2", "3"};
-    ak_setparam("verbose", level_names[o.log_level]);
-    if (!o.ncpu.empty() && ak_setparam("ncpu", o.ncpu.c_str()) < 0)
-        die("bad --ncpu '%s'", o.ncpu.c_str());
-    if (!o.memlimit.empty() && ak_setparam("memlimit", o.memlimit.c_str()) < 0)
-        die("bad --memlimit '%s'", o.memlimit.c_str());
-    int e = ak_kern_init();
-    if (e < 0)
-        die("kernel start failed: %s", strerror(-e));
-    attach_disks(o);
+    if (!early)
+        start_kernel(o);
     mount_all(o);
-    e = start_watcher();
+    int e = start_watcher();
     if (e < 0)
         die("watcher thread: %s", strerror(-e));
 
@@ -477,6 +528,11 @@ int main(int argc, char** argv) {
         ssize_t w = write(ready_fd, &b, 1);
         (void)w;
         close(ready_fd);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, 2);
+            close(null);
+        }
     }
     pollfd pfd[2] = {{lfd, POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}};
     for (;;) {

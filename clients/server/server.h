@@ -25,6 +25,7 @@ struct Options {
     std::string user;
     std::vector<uid_t> allow_uids;
     std::string token_file;
+    std::vector<std::string> interfaces; // --if specs (docs/net.md)
 };
 
 // Server-wide state the connection threads use.

@@ -8,6 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <stddef.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <vector>
@@ -17,7 +24,7 @@ using namespace akproto;
 namespace {
 
 struct Server {
-    std::vector<uint8_t> out = std::vector<uint8_t>(k_max_data + 64);
+    std::vector<uint8_t> out = std::vector<uint8_t>(k_max_data + k_scratch_extra);
     std::vector<struct iovec> iov = std::vector<struct iovec>(k_max_iov);
     DecodeScratch scratch() { return {out.data(), out.size(), iov.data()}; }
 };
@@ -195,3 +202,212 @@ TEST_CASE("secrets compare by content and length") {
     CHECK(!from_hex("01ab00f", back, 4));
     CHECK(!from_hex("01ab00fg", back, 4));
 }
+
+// --- Socket calls (msghdr, DEREF lengths, ioctl structures) --------------------
+
+namespace {
+
+// Decode a request as the server does; the caller plays the kernel.
+struct Served {
+    Server s;
+    DecodeScratch sc = s.scratch();
+    DecodedCall d;
+    std::vector<uint8_t> frame;
+    ClientCall call;
+    Served(long nr, const long args[6]) {
+        frame = encode(nr, args, call);
+        REQUIRE(decode_syscall(frame.data() + 8, frame.size() - 8, sc, d) == nullptr);
+        CHECK(d.nout == call.nout);
+    }
+    // Build the reply as ak-server does and decode it into the caller's buffers.
+    long reply(long ret) {
+        std::vector<uint8_t> body;
+        int64_t r64 = ret;
+        body.insert(body.end(), reinterpret_cast<uint8_t*>(&r64),
+                    reinterpret_cast<uint8_t*>(&r64) + 8);
+        for (int i = 0; i < d.nout; i++) {
+            uint32_t len = static_cast<uint32_t>(reply_len(d.out[i], ret));
+            body.insert(body.end(), reinterpret_cast<uint8_t*>(&len),
+                        reinterpret_cast<uint8_t*>(&len) + 4);
+            body.insert(body.end(), d.out[i].data, d.out[i].data + len);
+        }
+        long got = 0;
+        REQUIRE(decode_syscall_reply(body.data(), body.size(), call, got) == 0);
+        return got;
+    }
+};
+
+} // namespace
+
+TEST_CASE("accept's address is sized by *addrlen and cut to what the kernel wrote") {
+    struct sockaddr_in sin;
+    memset(&sin, 0x55, sizeof sin);
+    socklen_t len = sizeof sin;
+    long args[6] = {3, reinterpret_cast<long>(&sin), reinterpret_cast<long>(&len), 0, 0, 0};
+    Served sv(AK_SYS_accept, args);
+    REQUIRE(sv.d.nout == 2);
+    CHECK(sv.d.out[0].size == sizeof sin);
+    // The kernel writes 8 bytes and lowers *addrlen to 8.
+    auto* kaddr = reinterpret_cast<uint8_t*>(sv.d.args[1]);
+    auto* klen = reinterpret_cast<socklen_t*>(sv.d.args[2]);
+    CHECK(*klen == sizeof sin);
+    memset(kaddr, 0xab, 8);
+    *klen = 8;
+    CHECK(reply_len(sv.d.out[0], 4) == 8);
+    CHECK(sv.reply(4) == 4);
+    CHECK(len == 8);
+    auto* u = reinterpret_cast<uint8_t*>(&sin);
+    CHECK(u[0] == 0xab);
+    CHECK(u[7] == 0xab);
+    CHECK(u[8] == 0x55);
+}
+
+TEST_CASE("a DEREF size that disagrees with its length argument is refused") {
+    char opt[16];
+    socklen_t len = sizeof opt;
+    long args[6] = {3, 1, 2, reinterpret_cast<long>(opt), reinterpret_cast<long>(&len), 0};
+    ClientCall call;
+    auto frame = encode(AK_SYS_getsockopt, args, call);
+    // The size chunk of optval comes right after the 56-byte head; the
+    // optlen chunk (len 4) follows.  Make *optlen say 1 MiB.
+    uint32_t big = 1u << 20;
+    size_t optlen_data = 8 + 56 + 8 + 8;
+    memcpy(frame.data() + optlen_data, &big, 4);
+    Server s;
+    auto sc = s.scratch();
+    DecodedCall d;
+    CHECK(decode_syscall(frame.data() + 8, frame.size() - 8, sc, d) != nullptr);
+}
+
+TEST_CASE("sendmsg carries name, data and control; recvmsg brings them back") {
+    struct sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(7);
+    char a[] = "abc", b[] = "defg";
+    struct iovec iov[2] = {{a, 3}, {b, 4}};
+    char cbuf[24];
+    memset(cbuf, 7, sizeof cbuf);
+    struct msghdr m{};
+    m.msg_name = &to;
+    m.msg_namelen = sizeof to;
+    m.msg_iov = iov;
+    m.msg_iovlen = 2;
+    m.msg_control = cbuf;
+    m.msg_controllen = sizeof cbuf;
+    long args[6] = {3, reinterpret_cast<long>(&m), 0, 0, 0, 0};
+    {
+        Served sv(AK_SYS_sendmsg, args);
+        CHECK(sv.d.nout == 0);
+        auto* km = reinterpret_cast<struct msghdr*>(sv.d.args[1]);
+        REQUIRE(km->msg_iovlen == 2);
+        CHECK(memcmp(km->msg_iov[0].iov_base, "abc", 3) == 0);
+        CHECK(memcmp(km->msg_iov[1].iov_base, "defg", 4) == 0);
+        CHECK(km->msg_namelen == sizeof to);
+        CHECK(memcmp(km->msg_name, &to, sizeof to) == 0);
+        CHECK(km->msg_controllen == sizeof cbuf);
+        CHECK(memcmp(km->msg_control, cbuf, sizeof cbuf) == 0);
+    }
+    char r1[4], r2[8];
+    struct iovec riov[2] = {{r1, sizeof r1}, {r2, sizeof r2}};
+    struct sockaddr_in from;
+    char rc[32];
+    struct msghdr rm{};
+    rm.msg_name = &from;
+    rm.msg_namelen = sizeof from;
+    rm.msg_iov = riov;
+    rm.msg_iovlen = 2;
+    rm.msg_control = rc;
+    rm.msg_controllen = sizeof rc;
+    long rargs[6] = {3, reinterpret_cast<long>(&rm), 0, 0, 0, 0};
+    Served sv(AK_SYS_recvmsg, rargs);
+    REQUIRE(sv.d.nout == 6);
+    auto* km = reinterpret_cast<struct msghdr*>(sv.d.args[1]);
+    memcpy(km->msg_iov[0].iov_base, "ABCD", 4);
+    memcpy(km->msg_iov[1].iov_base, "EF", 2);
+    memset(km->msg_name, 0x11, sizeof from);
+    km->msg_namelen = 16;
+    memset(km->msg_control, 0x22, 20);
+    km->msg_controllen = 20;
+    km->msg_flags = MSG_TRUNC;
+    CHECK(sv.reply(6) == 6);
+    CHECK(memcmp(r1, "ABCD", 4) == 0);
+    CHECK(memcmp(r2, "EF", 2) == 0);
+    CHECK(rm.msg_namelen == 16);
+    CHECK(rm.msg_controllen == 20);
+    CHECK(rm.msg_flags == MSG_TRUNC);
+    CHECK(static_cast<uint8_t>(rc[19]) == 0x22);
+    CHECK(rm.msg_iov == riov); // the caller's pointers are untouched
+    CHECK(rm.msg_control == rc);
+}
+
+TEST_CASE("epoll_wait's reply counts 12-byte events, not bytes") {
+    struct epoll_event ev[4];
+    long args[6] = {5, reinterpret_cast<long>(ev), 4, -1, 0, 0};
+    Served sv(AK_SYS_epoll_wait, args);
+    REQUIRE(sv.d.nout == 1);
+    CHECK(reply_len(sv.d.out[0], 2) == 24);
+    CHECK(reply_len(sv.d.out[0], 9) == 48);
+}
+
+TEST_CASE("SIOCGIFCONF marshals the nested buffer, cut to the new ifc_len") {
+    struct ifreq reqs[4];
+    memset(reqs, 0, sizeof reqs);
+    struct ifconf ifc{};
+    ifc.ifc_len = sizeof reqs;
+    ifc.ifc_req = reqs;
+    long args[6] = {3, SIOCGIFCONF, reinterpret_cast<long>(&ifc), 0, 0, 0};
+    Served sv(AK_SYS_ioctl, args);
+    REQUIRE(sv.d.nout == 2);
+    auto* kifc = reinterpret_cast<struct ifconf*>(sv.d.args[2]);
+    REQUIRE(kifc->ifc_len == int(sizeof reqs));
+    REQUIRE(kifc->ifc_req != nullptr);
+    strcpy(kifc->ifc_req[0].ifr_name, "lo");
+    strcpy(kifc->ifc_req[1].ifr_name, "eth0");
+    kifc->ifc_len = 2 * sizeof(struct ifreq);
+    CHECK(sv.reply(0) == 0);
+    CHECK(ifc.ifc_len == int(2 * sizeof(struct ifreq)));
+    CHECK(ifc.ifc_req == reqs);
+    CHECK(strcmp(reqs[1].ifr_name, "eth0") == 0);
+    // Without a buffer the call asks for the size only.
+    struct ifconf q{};
+    long qargs[6] = {3, SIOCGIFCONF, reinterpret_cast<long>(&q), 0, 0, 0};
+    Served sq(AK_SYS_ioctl, qargs);
+    CHECK(sq.d.nout == 1);
+}
+
+TEST_CASE("SIOCGIFFLAGS goes in and out; SIOCADDRT carries rt_dev as a string") {
+    struct ifreq ifr{};
+    strcpy(ifr.ifr_name, "eth0");
+    long args[6] = {3, SIOCGIFFLAGS, reinterpret_cast<long>(&ifr), 0, 0, 0};
+    {
+        Served sv(AK_SYS_ioctl, args);
+        REQUIRE(sv.d.nout == 1);
+        auto* k = reinterpret_cast<struct ifreq*>(sv.d.args[2]);
+        CHECK(strcmp(k->ifr_name, "eth0") == 0);
+        k->ifr_flags = IFF_UP;
+        sv.reply(0);
+        CHECK(ifr.ifr_flags == IFF_UP);
+    }
+    struct rtentry rt{};
+    char dev[] = "eth1";
+    rt.rt_dev = dev;
+    rt.rt_flags = RTF_UP | RTF_GATEWAY;
+    long rargs[6] = {3, SIOCADDRT, reinterpret_cast<long>(&rt), 0, 0, 0};
+    Served sv(AK_SYS_ioctl, rargs);
+    CHECK(sv.d.nout == 0);
+    auto* k = reinterpret_cast<struct rtentry*>(sv.d.args[2]);
+    REQUIRE(k->rt_dev != nullptr);
+    CHECK(k->rt_dev != dev);
+    CHECK(strcmp(k->rt_dev, "eth1") == 0);
+    CHECK(k->rt_flags == (RTF_UP | RTF_GATEWAY));
+}
+
+// The protocol's structure sizes are the host ABI's.
+static_assert(offsetof(struct rtentry, rt_dev) == k_rtentry_dev_off);
+static_assert(sizeof(struct rtentry) == k_rtentry_size);
+static_assert(sizeof(struct ifreq) == k_ifreq_size);
+static_assert(sizeof(struct ifconf) == k_ifconf_size);
+static_assert(sizeof(struct msghdr) == k_msghdr_size);
+static_assert(offsetof(struct msghdr, msg_namelen) == 8);
+static_assert(offsetof(struct msghdr, msg_controllen) == 40);
+static_assert(offsetof(struct msghdr, msg_flags) == 48);

@@ -100,7 +100,9 @@ class Ctx:
     def henv(self):
         env = os.environ.copy()
         env['AK_SERVER'] = self.server.url
-        env['LD_PRELOAD'] = self.hijack
+        # Sanitizer builds: the runtime must be loaded before the hijack library.
+        first = os.environ.get('AK_TEST_PRELOAD')
+        env['LD_PRELOAD'] = f'{first}:{self.hijack}' if first else self.hijack
         return env
 
     def h(self, *args, check_rc=True, input=None, cwd=None):

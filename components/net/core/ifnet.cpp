@@ -1,6 +1,7 @@
 // Interface list, fault injection, the loopback interface and the
 // interface/route ioctls.
 #include <ak/component.h>
+#include <anykern/nettab.h>
 #include <ak/log.h>
 #include <ak/string.h>
 #include <ak/time.h>
@@ -312,12 +313,116 @@ Result<long> route_ioctl(unsigned long cmd, void* arg) AK_REQUIRES(net_lock()) {
     return 0L;
 }
 
+// Record sink for the anykern-private table ioctls (anykern/nettab.h): the
+// argument is laid out like struct ifconf; whole records only.
+struct TableOut {
+    Ifconf c;
+    int used = 0;
+    template <typename T> void put(const T& rec) {
+        if (c.ifc_buf) {
+            if (used + int(sizeof rec) > c.ifc_len)
+                return;
+            __builtin_memcpy(static_cast<uint8_t*>(c.ifc_buf) + used, &rec, sizeof rec);
+        }
+        used += int(sizeof rec);
+    }
+};
+
+void ifname_of(int index, char* out) AK_REQUIRES(net_lock()) {
+    Ifnet* ifp = if_find_by_index(index);
+    str_copy(out, ifp ? ifp->m_name : "?", k_ifnamsiz);
+}
+
+Result<long> nettab(unsigned long cmd, void* arg) AK_REQUIRES(net_lock()) {
+    if (!arg)
+        return EFAULT;
+    TableOut t;
+    __builtin_memcpy(&t.c, arg, sizeof t.c);
+    if (t.c.ifc_len < 0)
+        return EINVAL;
+    switch (cmd) {
+    case AK_SIOCGRTTAB:
+        route_walk(
+            [](void* ctx, const RouteInfo& r) AK_NO_THREAD_SAFETY_ANALYSIS {
+                ak_rtinfo rec{};
+                rec.dst = htonl(r.dst);
+                rec.mask = htonl(r.mask);
+                rec.gw = htonl(r.gw);
+                rec.metric = r.metric;
+                ifname_of(r.ifindex, rec.ifname);
+                static_cast<TableOut*>(ctx)->put(rec);
+            },
+            &t);
+        break;
+    case AK_SIOCGARPTAB:
+        arp_walk(
+            [](void* ctx, const ArpEntryInfo& e) AK_NO_THREAD_SAFETY_ANALYSIS {
+                ak_arpinfo rec{};
+                rec.ip = htonl(e.ip);
+                __builtin_memcpy(rec.hw, e.hw, 6);
+                rec.complete = e.complete;
+                ifname_of(e.ifindex, rec.ifname);
+                static_cast<TableOut*>(ctx)->put(rec);
+            },
+            &t);
+        break;
+    case AK_SIOCGTCPTAB:
+        tcp_snapshot(
+            [](void* ctx, const char* state, Ipv4 laddr, uint16_t lport, Ipv4 faddr,
+               uint16_t fport, size_t rq, size_t sq) {
+                ak_tcpinfo rec{};
+                str_copy(rec.state, state, sizeof rec.state);
+                rec.laddr = htonl(laddr);
+                rec.faddr = htonl(faddr);
+                rec.lport = htons(lport);
+                rec.fport = htons(fport);
+                rec.recvq = rq;
+                rec.sendq = sq;
+                static_cast<TableOut*>(ctx)->put(rec);
+            },
+            &t);
+        break;
+    case AK_SIOCGIFTAB:
+        for (auto& i : *g_ifnets) {
+            ak_ifinfo rec{};
+            str_copy(rec.name, i.m_name, sizeof rec.name);
+            rec.index = i.m_index;
+            rec.flags = i.m_flags;
+            rec.hwtype = i.m_link == LinkType::Ether      ? 1
+                         : i.m_link == LinkType::Loopback ? 772
+                                                          : 65534;
+            rec.mtu = i.m_mtu;
+            __builtin_memcpy(rec.hw, i.m_hwaddr, 6);
+            rec.addr = htonl(i.m_addr);
+            rec.netmask = htonl(i.m_netmask);
+            const IfCounters& k = i.m_counters;
+            rec.ipackets = k.ipackets;
+            rec.ibytes = k.ibytes;
+            rec.ierrors = k.ierrors;
+            rec.idrops = k.idrops;
+            rec.opackets = k.opackets;
+            rec.obytes = k.obytes;
+            rec.oerrors = k.oerrors;
+            rec.odrops = k.odrops;
+            t.put(rec);
+        }
+        break;
+    default:
+        return ENOTTY;
+    }
+    t.c.ifc_len = t.used;
+    __builtin_memcpy(arg, &t.c, sizeof t.c);
+    return 0L;
+}
+
 } // namespace
 
 Result<long> if_ioctl(unsigned long cmd, void* arg) {
     NetGuard g;
     if (cmd == k_siocgifconf)
         return ifconf(arg);
+    if (cmd >= AK_SIOCGRTTAB && cmd <= AK_SIOCGIFTAB)
+        return nettab(cmd, arg);
     if (cmd == k_siocaddrt || cmd == k_siocdelrt)
         return route_ioctl(cmd, arg);
     Ifreq r = TRY(copyin_ifreq(arg));

@@ -245,4 +245,15 @@ size_t arp_snapshot(ArpEntryInfo* out, size_t max) {
     return n;
 }
 
+void arp_walk(void (*fn)(void*, const ArpEntryInfo&), void* ctx) {
+    for (ArpEntry* e : *g_arp) {
+        ArpEntryInfo info{};
+        info.ip = e->ip;
+        __builtin_memcpy(info.hw, e->hw, 6);
+        info.complete = e->complete;
+        info.ifindex = e->ifindex;
+        fn(ctx, info);
+    }
+}
+
 } // namespace ak::net

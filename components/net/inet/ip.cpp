@@ -389,6 +389,11 @@ size_t route_snapshot(RouteInfo* out, size_t max) {
     return n;
 }
 
+void route_walk(void (*fn)(void*, const RouteInfo&), void* ctx) {
+    for (auto& rt : *g_routes)
+        fn(ctx, RouteInfo{rt.dst, rt.mask, rt.gw, rt.ifp->m_index, rt.metric});
+}
+
 static void ip_send_on(const RouteResult& r, RefPtr<PacketBuffer> pkt) AK_REQUIRES(net_lock()) {
     Ifnet& ifp = *r.ifp;
     if (ifp.m_link == LinkType::Ether)

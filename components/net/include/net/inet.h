@@ -35,6 +35,7 @@ struct ArpEntryInfo {
     int ifindex;
 };
 size_t arp_snapshot(ArpEntryInfo* out, size_t max) AK_REQUIRES(net_lock());
+void arp_walk(void (*fn)(void*, const ArpEntryInfo&), void* ctx) AK_REQUIRES(net_lock());
 
 // --- IPv4 ------------------------------------------------------------------------
 void ip_input(Ifnet& ifp, RefPtr<PacketBuffer> pkt) AK_REQUIRES(net_lock());
@@ -71,6 +72,11 @@ struct RouteInfo {
     int metric;
 };
 size_t route_snapshot(RouteInfo* out, size_t max) AK_REQUIRES(net_lock());
+void route_walk(void (*fn)(void*, const RouteInfo&), void* ctx) AK_REQUIRES(net_lock());
+// Every TCP control block, for netstat-style listings (tcp.cpp).
+size_t tcp_snapshot(void (*fn)(void*, const char* state, Ipv4 laddr, uint16_t lport, Ipv4 faddr,
+                               uint16_t fport, size_t rq, size_t sq),
+                    void* ctx) AK_REQUIRES(net_lock());
 
 // IPv4 header fields the transports need from an input packet.
 struct IpInfo {
