@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Boot the ak-server image (user networking, hostfwd) and drive it with the
-host's akctl over TCP: mkdir, ls, status, and a wrong token refused."""
+host's akctl over TCP: mkdir, ls, ifconfig (list and set the MTU), route,
+status, and a wrong token refused."""
 import argparse
 import os
 import signal
@@ -51,6 +52,14 @@ def main():
             ok &= akctl("mkdir", "/from-host/sub").returncode == 0
             r = akctl("ls", "/from-host")
             ok &= r.returncode == 0 and "sub" in r.stdout
+            # Interfaces inside the unikernel, configured from the host.
+            r = akctl("ifconfig")
+            ok &= r.returncode == 0 and "vioif0" in r.stdout and "10.0.2.15/24" in r.stdout
+            ok &= akctl("ifconfig", "vioif0", "mtu", "1400").returncode == 0
+            r = akctl("ifconfig", "vioif0")
+            ok &= r.returncode == 0 and "mtu 1400" in r.stdout
+            r = akctl("route")
+            ok &= r.returncode == 0 and "default via 10.0.2.2 dev vioif0" in r.stdout
             r = akctl("status")
             ok &= r.returncode == 0 and "processes:" in r.stdout
             bad = akctl("ls", "/", environ=dict(os.environ, AK_TOKEN="wrong"))
