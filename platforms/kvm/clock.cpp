@@ -169,6 +169,10 @@ void timer_arm(int64_t deadline_ns) {
     lapic_write(k_lapic_initial, uint32_t(count));
 }
 
+uint32_t lapic_id() {
+    return lapic_read(0x20) >> 24;
+}
+
 void lapic_eoi() {
     lapic_write(k_lapic_eoi, 0);
 }

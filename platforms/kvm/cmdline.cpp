@@ -34,6 +34,36 @@ bool next_word(const char* s, size_t* pos, size_t* start, size_t* end) {
     return true;
 }
 
+// QEMU's microvm appends "virtio_mmio.device=..." words to the end of the
+// command line, i.e. after our "--" and the application's arguments.  Move
+// that trailing run of words to the front, where parameters belong.  (An
+// application argument of that form at the very end would be taken too.)
+void move_vmm_words_first() {
+    constexpr char k_prefix[] = "virtio_mmio.device=";
+    size_t pos = 0, start, end, tail = 0;
+    bool in_tail = false, seen_separator = false;
+    while (next_word(g_cmdline, &pos, &start, &end)) {
+        bool vmm = end - start > sizeof k_prefix - 1 &&
+                   __builtin_memcmp(g_cmdline + start, k_prefix, sizeof k_prefix - 1) == 0;
+        if (vmm && !in_tail)
+            tail = start;
+        in_tail = vmm;
+        if (end - start == 2 && g_cmdline[start] == '-' && g_cmdline[start + 1] == '-')
+            seen_separator = true;
+    }
+    if (!in_tail || !seen_separator || tail == 0)
+        return;
+    size_t len = __builtin_strlen(g_cmdline);
+    // g_args_buf is free until the argv split below: use it as scratch.
+    size_t n = len - tail;
+    __builtin_memcpy(g_args_buf, g_cmdline + tail, n);
+    g_args_buf[n++] = ' ';
+    __builtin_memcpy(g_args_buf + n, g_cmdline, tail);
+    n += tail;
+    __builtin_memcpy(g_cmdline, g_args_buf, n);
+    g_cmdline[n] = 0;
+}
+
 } // namespace
 
 void cmdline_init(const char* cmdline) {
@@ -43,6 +73,7 @@ void cmdline_init(const char* cmdline) {
     g_cmdline[n] = 0;
     if (cmdline && cmdline[n])
         kprintf("ak-kvm: command line truncated to %zu bytes\n", n);
+    move_vmm_words_first();
 
     // Split the application arguments (after "--") into g_argv, removing quotes.
     size_t pos = 0, start, end, out = 0;
@@ -85,6 +116,22 @@ const char* cmdline_get(const char* key, size_t* len) {
         *len -= 2;
     }
     return found;
+}
+
+const char* cmdline_get_nth(const char* key, unsigned index, size_t* len) {
+    size_t klen = __builtin_strlen(key);
+    size_t pos = 0, start, end;
+    while (next_word(g_cmdline, &pos, &start, &end)) {
+        const char* w = g_cmdline + start;
+        if (end - start == 2 && w[0] == '-' && w[1] == '-')
+            break;
+        if (end - start > klen && __builtin_memcmp(w, key, klen) == 0 && w[klen] == '=' &&
+            index-- == 0) {
+            *len = end - start - klen - 1;
+            return w + klen + 1;
+        }
+    }
+    return nullptr;
 }
 
 int cmdline_args(char*** argv) {

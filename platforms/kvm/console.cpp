@@ -216,6 +216,12 @@ void panic(const char* fmt, ...) {
     machine_exit(AKHYP_EXIT_PANIC);
 }
 
+uint64_t g_rsdp;
+
+const uint8_t* acpi_find_table(const char* sig) {
+    return find_table(g_rsdp, sig);
+}
+
 void acpi_init(uint64_t rsdp) {
     if (!rsdp) {
         // Legacy BIOS area search (pc/q35 without an rsdp in start_info).
@@ -225,6 +231,7 @@ void acpi_init(uint64_t rsdp) {
                 break;
             }
     }
+    g_rsdp = rsdp;
     const uint8_t* fadt = find_table(rsdp, "FACP");
     if (!fadt)
         return;
@@ -271,5 +278,6 @@ extern "C" void akhyp_console_write(const char* buf, size_t len) {
 }
 
 extern "C" void akhyp_exit(int status) {
+    report_uptime();
     machine_exit(status);
 }

@@ -62,8 +62,13 @@ size_t find_run(size_t from, size_t to, size_t n) {
     return ~size_t(0);
 }
 
-// The boot page tables map [0, 4 GiB); map RAM above that with 2 MiB pages.
-void map_high(uint64_t base, uint64_t end) {
+constexpr size_t k_max_ram_ranges = 64;
+MemoryRange g_ram_ranges[k_max_ram_ranges];
+size_t g_nram_ranges;
+
+// The boot page tables map [0, 4 GiB); map RAM above that with 2 MiB pages
+// (flags 0x83: present, writable, large; devices add PCD | PWT).
+void map_high(uint64_t base, uint64_t end, uint64_t flags = 0x83) {
     for (uint64_t a = base & ~((uint64_t(1) << 21) - 1); a < end; a += uint64_t(1) << 21) {
         size_t pdpt_index = a >> 30;
         if (pdpt_index >= 512)
@@ -76,7 +81,8 @@ void map_high(uint64_t base, uint64_t end) {
             ak_boot_pdpt[pdpt_index] = reinterpret_cast<uint64_t>(pd) | 3;
         }
         auto pd = reinterpret_cast<uint64_t*>(ak_boot_pdpt[pdpt_index] & ~uint64_t(0xfff));
-        pd[(a >> 21) & 511] = a | 0x83;
+        if (!(pd[(a >> 21) & 511] & 1))
+            pd[(a >> 21) & 511] = a | flags;
     }
 }
 
@@ -106,6 +112,8 @@ int size_shift(size_t size) {
 } // namespace
 
 void memory_init(const MemoryRange* ram, size_t n) {
+    for (size_t i = 0; i < n && i < k_max_ram_ranges; i++)
+        g_ram_ranges[g_nram_ranges++] = ram[i];
     const uint64_t low = 0x100000;
     const uint64_t img_lo = uint64_t(__image_start), img_hi = uint64_t(__image_end);
     for (size_t i = 0; i < n; i++)
@@ -179,6 +187,26 @@ void page_free(void* p, size_t npages) {
             panic("page_free of a free page %p", p);
     mark(first, npages, false);
     g_free_pages += npages;
+}
+
+// Firmware memory below 1 MiB counts as RAM: no device driver may map it.
+bool range_is_ram(uint64_t base, uint64_t len) {
+    if (base < 0x100000)
+        return true;
+    for (size_t i = 0; i < g_nram_ranges; i++)
+        if (base < g_ram_ranges[i].base + g_ram_ranges[i].size && g_ram_ranges[i].base < base + len)
+            return true;
+    return false;
+}
+
+// Below 4 GiB devices are already mapped (uncache_holes); above, map their
+// 2 MiB pages uncached.
+void map_device(uint64_t base, uint64_t end) {
+    if (end <= (uint64_t(4) << 30))
+        return;
+    IrqGuard guard;
+    map_high(base < (uint64_t(4) << 30) ? uint64_t(4) << 30 : base, end, 0x83 | 0x18);
+    asm volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory");
 }
 
 uint64_t memory_total() {

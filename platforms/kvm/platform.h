@@ -21,6 +21,16 @@ inline void outw(uint16_t port, uint16_t v) {
 inline void outl(uint16_t port, uint32_t v) {
     asm volatile("outl %0, %1" ::"a"(v), "Nd"(port));
 }
+inline uint16_t inw(uint16_t port) {
+    uint16_t v;
+    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+inline uint32_t inl(uint16_t port) {
+    uint32_t v;
+    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
 inline uint8_t inb(uint16_t port) {
     uint8_t v;
     asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
@@ -76,6 +86,9 @@ void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void machine_exit(int status);
 void acpi_init(uint64_t rsdp_paddr);
+const uint8_t* acpi_find_table(const char* sig); // nullptr when absent
+
+void report_uptime(); // start.cpp: with verbose=1, time since entry
 
 // --- cmdline.cpp -----------------------------------------------------------
 void cmdline_init(const char* cmdline);
@@ -83,6 +96,8 @@ void cmdline_init(const char* cmdline);
 const char* cmdline_get(const char* key, size_t* len);
 // Application arguments: the words after "--" (argv[0] is "app").
 int cmdline_args(char*** argv);
+// The index'th occurrence of key=value (before "--"), or nullptr.
+const char* cmdline_get_nth(const char* key, unsigned index, size_t* len);
 
 // --- traps.cpp -------------------------------------------------------------
 struct TrapFrame {
@@ -115,6 +130,7 @@ uint64_t tsc_hz();
 constexpr unsigned k_timer_vector = 0x20;
 constexpr unsigned k_spurious_vector = 0xff;
 void lapic_eoi();
+uint32_t lapic_id();
 
 // --- sched.cpp -------------------------------------------------------------
 void sched_init();
@@ -123,6 +139,18 @@ void sched_preempt_point();   // end of an interrupt: switch if a slice ran out
 const char* current_thread_name();
 [[noreturn]] void sched_idle_loop();
 void sched_set_upcalls(const akhyp_upcalls* upcalls);
+// One waiting thread, signalled from interrupt handlers.
+struct Event {
+    void* waiter;
+    bool pending;
+};
+void event_wait(Event* e);   // thread context: blocks until signalled, then clears
+void event_signal(Event* e); // interrupts off (an interrupt handler)
+
+// --- bus.cpp ---------------------------------------------------------------
+void bus_init();                                // after sched_init: I/O APICs, the interrupt thread
+bool range_is_ram(uint64_t base, uint64_t len); // memory.cpp
+void map_device(uint64_t base, uint64_t end);   // memory.cpp: uncached, above 4 GiB too
 
 // --- random.cpp ------------------------------------------------------------
 void random_init();

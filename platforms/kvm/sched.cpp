@@ -262,6 +262,36 @@ void grant_rw(RwLock* rw, bool prefer_readers) {
 
 } // namespace
 
+// Interrupt threads wait on an Event; the hard interrupt handler signals it
+// with interrupts off and the thread runs next (front of the run queue,
+// switched to at the end of the interrupt), so device handlers get
+// interrupt-like latency while running in thread context.
+void event_wait(Event* e) {
+    IrqGuard guard;
+    while (!e->pending) {
+        e->waiter = g_current;
+        block(nullptr, k_never);
+    }
+    e->pending = false;
+}
+
+void event_signal(Event* e) {
+    e->pending = true;
+    auto t = static_cast<Thread*>(e->waiter);
+    if (!t)
+        return;
+    e->waiter = nullptr;
+    sleep_remove(t);
+    t->waiting_on = nullptr;
+    t->state = State::Ready;
+    t->next = g_run_queue.head;
+    g_run_queue.head = t;
+    if (!g_run_queue.tail)
+        g_run_queue.tail = t;
+    g_need_resched = true;
+    rearm();
+}
+
 void sched_init() {
     asm volatile("fninit; fxsave64 %0" : "=m"(g_fpu_template));
     __builtin_memcpy(g_idle_thread.name, "idle", 5);

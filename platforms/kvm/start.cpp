@@ -67,6 +67,12 @@ void main_thread(void*) {
 }
 
 } // namespace
+
+void report_uptime() {
+    if (g_verbose)
+        kprintf("ak-kvm: exit %lu us after entry\n", (rdtsc() - g_entry_tsc) * 1000000 / tsc_hz());
+}
+
 } // namespace akkvm
 
 using namespace akkvm;
@@ -86,13 +92,15 @@ extern "C" [[noreturn]] void ak_kvm_start(uint32_t start_info_paddr) {
     acpi_init(si->rsdp_paddr);
     clock_init();
     sched_init();
+    bus_init();
     random_init();
     size_t len;
     const char* verbose = cmdline_get(AKHYP_PARAM_VERBOSE, &len);
     g_verbose = verbose && len && verbose[0] != '0';
     if (g_verbose)
-        kprintf("ak-kvm: %lu MiB RAM, TSC %lu kHz, %zu RAM ranges\n", memory_total() >> 20,
-                tsc_hz() / 1000, g_nram);
+        kprintf("ak-kvm: %lu MiB RAM, TSC %lu kHz, %zu RAM ranges, command line: %s\n",
+                memory_total() >> 20, tsc_hz() / 1000, g_nram,
+                si->cmdline_paddr ? reinterpret_cast<const char*>(si->cmdline_paddr) : "");
     if (akhyp_thread_create(main_thread, nullptr, "main", 0, 0, nullptr) != 0)
         panic("cannot create the main thread");
     sched_idle_loop();
@@ -108,5 +116,5 @@ extern "C" int akhyp_init(uint32_t version, const akhyp_upcalls* upcalls) {
 }
 
 extern "C" uint32_t akhyp_groups(void) {
-    return AKHYP_GROUP_CORE;
+    return AKHYP_GROUP_CORE | AKHYP_GROUP_BUS;
 }

@@ -131,8 +131,7 @@ struct BufCache {
             c->bufs[c->count++] = q;
         }
         m_writes++;
-        int e = akhyp_blk_submit(d.m_handle, AKHYP_BLK_WRITE, c->segs, c->count, first * b.size,
-                                 cluster_done, c);
+        int e = d.submit(AKHYP_BLK_WRITE, c->segs, c->count, first * b.size, cluster_done, c);
         if (e)
             finish_cluster_locked(c, e);
     }
@@ -312,11 +311,52 @@ BlockDevice::~BlockDevice() {
     if (m_handle) {
         invalidate();
         akhyp_blk_close(m_handle);
+    } else if (m_ops) {
+        invalidate();
+        if (m_ops->close)
+            m_ops->close(m_disk);
     }
 }
 
-Result<RefPtr<BlockDevice>> BlockDevice::attach(StringView path, StringView name, bool read_only) {
+int BlockDevice::submit(int op, const akhyp_blk_seg* segs, unsigned nsegs, uint64_t offset,
+                        akhyp_blk_done_fn done, void* arg) {
+    if (m_ops)
+        return m_ops->submit(m_disk, op, segs, nsegs, offset, done, arg);
+    return akhyp_blk_submit(m_handle, op, segs, nsegs, offset, done, arg);
+}
+
+Result<RefPtr<BlockDevice>> BlockDevice::attach_driver(StringView name, const DiskOps* ops,
+                                                       void* disk, uint64_t size, bool read_only) {
     if (!g_cache)
+        return ENODEV;
+    if (!ops || !ops->submit || name.empty() || name.length() > 32)
+        return EINVAL;
+    for (size_t i = 0; i < name.length(); i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return EINVAL;
+    }
+    auto* raw = make<BlockDevice>();
+    if (!raw)
+        return ENOMEM;
+    RefPtr<BlockDevice> d = adopt_ref(raw);
+    d->m_ops = ops;
+    d->m_disk = disk;
+    d->m_size = size - size % AKHYP_BLK_SECTOR;
+    d->m_read_only = read_only;
+    MutexGuard g(g_cache->m_lock);
+    for (auto& o : g_cache->m_devices)
+        if (o.name() == name)
+            return EEXIST;
+    d->m_name = TRY(KString::create(name));
+    d->ref(); // the registry's reference
+    g_cache->m_devices.push_back(*d);
+    return d;
+}
+
+Result<RefPtr<BlockDevice>> BlockDevice::attach(StringView path, StringView name, bool read_only) {
+    if (!g_cache || !(akhyp_groups() & AKHYP_GROUP_BLOCK) || !akhyp_blk_open)
         return ENODEV;
     if (path.empty() || path.length() >= 4096 || name.length() > 32)
         return EINVAL;
@@ -394,8 +434,8 @@ struct SyncIo {
 Result<void> BlockDevice::io_sync(int op, void* buf, size_t len, uint64_t offset) {
     SyncIo s;
     akhyp_blk_seg seg{buf, len};
-    if (int e = akhyp_blk_submit(m_handle, op, op == AKHYP_BLK_FLUSH ? nullptr : &seg,
-                                 op == AKHYP_BLK_FLUSH ? 0 : 1, offset, SyncIo::complete, &s))
+    if (int e = submit(op, op == AKHYP_BLK_FLUSH ? nullptr : &seg, op == AKHYP_BLK_FLUSH ? 0 : 1,
+                       offset, SyncIo::complete, &s))
         return Error{e};
     MutexGuard g(s.lock);
     while (!s.done)
@@ -468,8 +508,7 @@ Result<BufRef> BlockDevice::bread(uint64_t blkno) {
         g_cache->m_misses++;
         g_cache->m_inflight++;
         akhyp_blk_seg seg{b->data, b->size};
-        int e = akhyp_blk_submit(m_handle, AKHYP_BLK_READ, &seg, 1, blkno * b->size,
-                                 BufCache::read_done, b);
+        int e = submit(AKHYP_BLK_READ, &seg, 1, blkno * b->size, BufCache::read_done, b);
         if (e) {
             b->io = false;
             b->error = e;
@@ -550,8 +589,8 @@ void BlockDevice::readahead(uint64_t blkno, uint32_t count) {
         }
         for (uint32_t i = 0; i < c->count; i++)
             c->segs[i] = akhyp_blk_seg{c->bufs[i]->data, c->bufs[i]->size};
-        int e = akhyp_blk_submit(m_handle, AKHYP_BLK_READ, c->segs, c->count, first * m_block_size,
-                                 BufCache::cluster_done, c);
+        int e = submit(AKHYP_BLK_READ, c->segs, c->count, first * m_block_size,
+                       BufCache::cluster_done, c);
         if (e) {
             g_cache->finish_cluster_locked(c, e);
             return;
@@ -659,7 +698,10 @@ size_t cache_limit() {
 }
 
 Result<void> blk_init() {
-    if (!(akhyp_groups() & AKHYP_GROUP_BLOCK) || !akhyp_blk_open) {
+    // Disks come from the platform's block group or from drivers on the bus
+    // group (virtio-blk).
+    bool platform_disks = (akhyp_groups() & AKHYP_GROUP_BLOCK) && akhyp_blk_open;
+    if (!platform_disks && !(akhyp_groups() & AKHYP_GROUP_BUS)) {
         AK_LOG_INFO("blk: platform has no block group; no disks");
         return {};
     }

@@ -24,6 +24,9 @@
  *  1.0  core group
  *  1.1  network group (akhyp_net_*)
  *  1.2  block group (akhyp_blk_*)
+ *  1.3  bus group (akhyp_pci_*, akhyp_port_*, akhyp_mmio_*, akhyp_dma_*,
+ *       akhyp_intr_*, akhyp_bus_mmio_device); numbered after the block and
+ *       network groups, which reached main first
  */
 #ifndef ANYKERN_HYPERCALL_H
 #define ANYKERN_HYPERCALL_H
@@ -36,7 +39,7 @@ extern "C" {
 #endif
 
 #define AK_HYPERCALL_VERSION_MAJOR 1
-#define AK_HYPERCALL_VERSION_MINOR 2
+#define AK_HYPERCALL_VERSION_MINOR 3
 #define AK_HYPERCALL_VERSION \
     ((AK_HYPERCALL_VERSION_MAJOR << 16) | AK_HYPERCALL_VERSION_MINOR)
 
@@ -50,7 +53,7 @@ extern "C" {
 #define AKHYP_GROUP_CORE 0x1u  /* always present */
 #define AKHYP_GROUP_BLOCK 0x2u /* block I/O: akhyp_blk_* (since 1.2) */
 #define AKHYP_GROUP_NET 0x4u   /* network interfaces (akhyp_net_*, since 1.1) */
-#define AKHYP_GROUP_BUS 0x8u   /* PCI/MMIO/DMA/interrupts (kvm, baremetal) */
+#define AKHYP_GROUP_BUS 0x8u   /* PCI/MMIO/DMA/interrupts: akhyp_pci_* ... (since 1.3) */
 
 /* ------------------------------------------------------------------------
  * Core group: init and parameters
@@ -339,6 +342,96 @@ int akhyp_blk_submit(struct akhyp_blk *dev, int op, const struct akhyp_blk_seg *
 /* akhyp_blk_close: wait for dev's outstanding requests to complete (their
  * completion functions have returned), then release dev.  Blocks. */
 void akhyp_blk_close(struct akhyp_blk *dev);
+
+/* ------------------------------------------------------------------------
+ * Bus group (AKHYP_GROUP_BUS, since 1.3): hardware for device drivers
+ *
+ * Drivers (components/dev/...) reach hardware only through these calls, so
+ * they stay portable components.  Every address and length is checked by
+ * the platform: a range that overlaps RAM, the image or a device the
+ * platform drives itself (console, timer, interrupt controllers) is refused
+ * with EPERM; malformed arguments get EINVAL.
+ * ---------------------------------------------------------------------- */
+
+/* PCI configuration space (segment 0).  addr = AKHYP_PCI_ADDR(bus, device,
+ * function); offset < 256 and aligned to width (1, 2 or 4 bytes).  A
+ * function that is absent reads as all ones.  Return 0 or EINVAL.  Do not
+ * block. */
+#define AKHYP_PCI_ADDR(bus, dev, fn) \
+    ((uint32_t)(((bus) & 0xff) << 8 | ((dev) & 0x1f) << 3 | ((fn) & 7)))
+int akhyp_pci_config_read(uint32_t addr, uint32_t offset, int width,
+                          uint32_t *value);
+int akhyp_pci_config_write(uint32_t addr, uint32_t offset, int width,
+                           uint32_t value);
+
+/* Port I/O (x86); width 1, 2 or 4.  Returns 0, EINVAL, EPERM (a port the
+ * platform owns) or ENOTSUP (no port I/O on this machine).  Do not block. */
+int akhyp_port_read(uint16_t port, int width, uint32_t *value);
+int akhyp_port_write(uint16_t port, int width, uint32_t value);
+
+/*
+ * akhyp_mmio_map: make the device registers at physical [paddr, paddr+len)
+ * accessible, uncached, and store their address in *vaddr.  Access them
+ * with volatile loads and stores of their natural width.  The mapping lasts
+ * for the life of the kernel.  Returns 0, EINVAL (len 0 or the range
+ * wraps), EPERM (the range overlaps RAM or a platform device) or ENOMEM.
+ * May block.
+ */
+int akhyp_mmio_map(uint64_t paddr, size_t len, volatile void **vaddr);
+
+/*
+ * DMA memory: akhyp_dma_alloc returns len bytes (rounded up to pages),
+ * zeroed, physically contiguous, page aligned, cache coherent with devices,
+ * at *vaddr for the CPU and *paddr for the device.  Returns 0, EINVAL (len
+ * 0) or ENOMEM.  May block.  akhyp_dma_free releases it (len as given).
+ */
+int akhyp_dma_alloc(size_t len, void **vaddr, uint64_t *paddr);
+void akhyp_dma_free(void *vaddr, size_t len);
+
+/*
+ * Interrupts.  A handler does not run in interrupt context: the platform
+ * runs it on an interrupt thread, one handler at a time, so it may take
+ * kernel mutexes and signal condition variables, but must not sleep for
+ * long (no waiting for I/O).  While a level-triggered line's handler runs
+ * the line is masked; the handler must clear the device's interrupt
+ * condition before returning.
+ *
+ * AKHYP_INTR_GSI: source is a global system interrupt number (an I/O APIC
+ *   input: virtio-mmio devices, PCI INTx after routing), with
+ *   AKHYP_INTR_LEVEL and/or AKHYP_INTR_ACTIVE_LOW in flags.
+ * AKHYP_INTR_MSI: source is ignored; the platform picks a vector and stores
+ *   in *msi the address and data the driver writes into the device's MSI or
+ *   MSI-X table entry.  Edge triggered.
+ *
+ * akhyp_intr_establish stores a handle in *cookie.  Returns 0, EINVAL
+ * (unknown type, flags or GSI), EBUSY (the GSI already has a handler),
+ * ENOSPC (no vector left) or ENOMEM.  May block.
+ * akhyp_intr_disestablish: the handler is not running and will not run
+ * again when it returns.  May block.
+ */
+#define AKHYP_INTR_GSI 0
+#define AKHYP_INTR_MSI 1
+#define AKHYP_INTR_LEVEL 0x1
+#define AKHYP_INTR_ACTIVE_LOW 0x2
+struct akhyp_msi {
+    uint64_t address;
+    uint32_t data;
+};
+struct akhyp_intr;
+int akhyp_intr_establish(int type, uint32_t source, int flags,
+                         void (*handler)(void *arg), void *arg,
+                         struct akhyp_msi *msi, struct akhyp_intr **cookie);
+void akhyp_intr_disestablish(struct akhyp_intr *cookie);
+
+/*
+ * akhyp_bus_mmio_device: the index'th memory-mapped device the machine
+ * announces outside PCI (on kvm: the virtio-mmio transports listed on the
+ * kernel command line as virtio_mmio.device=SIZE@BASE:GSI).  Stores its
+ * register window and GSI.  Returns 0 or ENOENT past the last one.  Does
+ * not block.
+ */
+int akhyp_bus_mmio_device(unsigned index, uint64_t *base, uint64_t *size,
+                          uint32_t *gsi);
 
 #ifdef __cplusplus
 }

@@ -66,6 +66,12 @@ void ak_kern_thread_release(void);
  * receives the interface name.  Returns the interface index or -errno. */
 int ak_kern_if_attach(const char *spec, char *name, size_t namelen);
 
+/* Make descriptors 0-2 of the calling thread's process the console (those
+ * not already open): stdin reads end of file, stdout and stderr write to
+ * akhyp_console_write.  Provided by components/dev/console (the unikernel
+ * runtime calls it).  Returns 0 or -errno. */
+int ak_kern_console_stdio(void);
+
 struct ak_kern_memstats {
     size_t in_use, limit, peak, allocations, failures;
 };

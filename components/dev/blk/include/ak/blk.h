@@ -20,12 +20,22 @@
 #include <ak/refptr.h>
 #include <ak/string.h>
 #include <ak/sync.h>
+#include <anykern/hypercall.h>
 
 struct akhyp_blk;
 
 namespace ak {
 
 class BlockDevice;
+
+// A disk provided by a kernel driver (virtio-blk) rather than the
+// platform's block group.  submit and close have the contracts of
+// akhyp_blk_submit and akhyp_blk_close; close may be null.
+struct DiskOps {
+    int (*submit)(void* disk, int op, const akhyp_blk_seg* segs, unsigned nsegs, uint64_t offset,
+                  akhyp_blk_done_fn done, void* arg);
+    void (*close)(void* disk);
+};
 
 // A cached block.  Fields are guarded by the cache lock; data belongs to
 // the holders (see the contract above).
@@ -70,6 +80,9 @@ class BlockDevice : public RefCounted<BlockDevice>, public KObject {
 public:
     // Open a platform disk and register it as name (unique).
     static Result<RefPtr<BlockDevice>> attach(StringView path, StringView name, bool read_only);
+    // Register a driver's disk as name (required, unique).  size in bytes.
+    static Result<RefPtr<BlockDevice>> attach_driver(StringView name, const DiskOps* ops,
+                                                     void* disk, uint64_t size, bool read_only);
     BlockDevice() = default; // use attach()
     ~BlockDevice() override;
 
@@ -124,6 +137,10 @@ private:
     KString m_name;
     List<Buf, &Buf::m_dev_node> m_bufs; // guarded by the cache lock
     akhyp_blk* m_handle = nullptr;
+    const DiskOps* m_ops = nullptr; // a driver disk: m_disk instead of m_handle
+    void* m_disk = nullptr;
+    int submit(int op, const akhyp_blk_seg* segs, unsigned nsegs, uint64_t offset,
+               akhyp_blk_done_fn done, void* arg);
     uint64_t m_size = 0;
     bool m_read_only = false;
     uint32_t m_block_size = 1024;
