@@ -133,6 +133,24 @@ Result<long> do_stat(int dirfd, const char* upath, abi::Stat* ust, int flags) {
     return 0L;
 }
 
+// With dir locked exclusive: the new name must be free (EEXIST) and cred
+// may add entries to dir (write and search permission, a writable mount).
+// A trailing slash names a directory, so only mkdir accepts one.
+Result<void> may_create_locked(Vnode& dir, const ParentLookup& pl, const Cred& cred,
+                               bool allow_trailing_slash) {
+    Result<RefPtr<Vnode>> r = dir.lookup(pl.name);
+    if (r.ok())
+        return EEXIST;
+    if (r.error() != ENOENT)
+        return Error{r.error()};
+    if (pl.trailing_slash && !allow_trailing_slash)
+        return ENOENT;
+    VAttr da;
+    TRY(dir.getattr(da));
+    TRY(vfs_access_attr(da, cred, W_OK | X_OK));
+    return check_writable_mount(dir);
+}
+
 Result<long> do_mkdir(int dirfd, const char* upath, uint32_t mode) {
     PathBuf path;
     TRY(path.copy(upath));
@@ -143,15 +161,7 @@ Result<long> do_mkdir(int dirfd, const char* upath, uint32_t mode) {
     const Cred& cred = curcred();
     Vnode& dir = *pl.dir;
     WriteGuard g(dir.lock());
-    Result<RefPtr<Vnode>> r = dir.lookup(pl.name);
-    if (r.ok())
-        return EEXIST;
-    if (r.error() != ENOENT)
-        return Error{r.error()};
-    VAttr da;
-    TRY(dir.getattr(da));
-    TRY(vfs_access_attr(da, cred, W_OK | X_OK));
-    TRY(check_writable_mount(dir));
+    TRY(may_create_locked(dir, pl, cred, true));
     TRY(dir.mkdir(pl.name, mode & 01777 & ~p.umask(), cred));
     return 0L;
 }
@@ -378,17 +388,7 @@ Result<long> do_link(int olddirfd, const char* uold, int newdirfd, const char* u
     const Cred& cred = curcred();
     Vnode& dir = *pl.dir;
     WriteGuard g(dir.lock());
-    Result<RefPtr<Vnode>> r = dir.lookup(pl.name);
-    if (r.ok())
-        return EEXIST;
-    if (r.error() != ENOENT)
-        return Error{r.error()};
-    if (pl.trailing_slash)
-        return ENOENT;
-    VAttr da;
-    TRY(dir.getattr(da));
-    TRY(vfs_access_attr(da, cred, W_OK | X_OK));
-    TRY(check_writable_mount(dir));
+    TRY(may_create_locked(dir, pl, cred, false));
     if (src->is_dir() || &dir == src.get())
         return EPERM;
     WriteGuard gs(src->lock());
@@ -408,17 +408,7 @@ Result<long> do_symlink(const char* utarget, int newdirfd, const char* ulink) {
     const Cred& cred = curcred();
     Vnode& dir = *pl.dir;
     WriteGuard g(dir.lock());
-    Result<RefPtr<Vnode>> r = dir.lookup(pl.name);
-    if (r.ok())
-        return EEXIST;
-    if (r.error() != ENOENT)
-        return Error{r.error()};
-    if (pl.trailing_slash)
-        return ENOENT;
-    VAttr da;
-    TRY(dir.getattr(da));
-    TRY(vfs_access_attr(da, cred, W_OK | X_OK));
-    TRY(check_writable_mount(dir));
+    TRY(may_create_locked(dir, pl, cred, false));
     TRY(dir.symlink(pl.name, StringView(target.buf), cred));
     return 0L;
 }
