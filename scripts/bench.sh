@@ -15,3 +15,11 @@ if [ "${1:-}" = "--quick" ]; then
 else
   python3 bench/ext2_bench.py "$dir/bench/ext2_bench"
 fi
+echo "== remote round trips (ak-server vs raw unix-socket ping-pong) =="
+"$dir/bench/remote_bench" "$dir/clients/server/ak-server"
+echo "== network (anykern loopback / shm bus vs Linux loopback) =="
+"$dir/bench/net_bench"
+if [ -x "$dir/clients/bake/ak-bake" ] || [ -f "$dir/clients/bake/ak-bake" ]; then
+  echo "== unikernel boot (hello vs the floor image), sizes, smallest -m =="
+  python3 bench/boot_bench.py --build "$dir"
+fi
