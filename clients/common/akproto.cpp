@@ -37,6 +37,18 @@ bool byte_size(uint64_t count, uint32_t elem, size_t limit, size_t& out) {
 
 } // namespace
 
+void iov_advance(struct iovec*& iov, int& n, size_t done) {
+    while (n > 0 && done >= iov->iov_len) {
+        done -= iov->iov_len;
+        iov++;
+        n--;
+    }
+    if (n > 0) {
+        iov->iov_base = static_cast<uint8_t*>(iov->iov_base) + done;
+        iov->iov_len -= done;
+    }
+}
+
 bool ioctl_arg(unsigned long request, IoctlArg& out) {
     switch (request) {
     case k_fionbio:
@@ -140,8 +152,7 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
         return p;
     };
     // A reply slot over memory that is already allocated.
-    auto add_slot = [&](uint8_t* p, size_t n, uint32_t ret_unit, const uint8_t* limit,
-                        bool wide) {
+    auto add_slot = [&](uint8_t* p, size_t n, uint32_t ret_unit, const uint8_t* limit, bool wide) {
         if (out.nout >= k_max_out)
             return false;
         out.out[out.nout++] = OutSlot{p, n, ret_unit, limit, wide};
@@ -687,8 +698,8 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
             // msg_controllen and msg_flags (what the kernel updates).
             bool ok = true;
             if (msg->msg_name)
-                ok = add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(msg->msg_name),
-                                       mc.namelen, nullptr, 0});
+                ok = add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(msg->msg_name), mc.namelen,
+                                       nullptr, 0});
             ok = ok && add_out(ClientOut{AK_ARG_IOV_OUT, nullptr, total, msg->msg_iov, mc.niov});
             if (msg->msg_control)
                 ok = ok && add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(msg->msg_control),

@@ -177,6 +177,11 @@ constexpr size_t align8(size_t n) {
     return (n + 7) & ~size_t(7);
 }
 
+// After a partial vectored write of `done` bytes: drop the iovecs that were
+// written completely and trim the first one that was not (used by both
+// servers' send loops).
+void iov_advance(struct iovec*& iov, int& n, size_t done);
+
 // ioctl commands the protocol knows how to marshal (Linux values).
 constexpr unsigned long k_fionread = 0x541b;
 constexpr unsigned long k_fionbio = 0x5421;
@@ -189,7 +194,7 @@ constexpr unsigned long k_siocgifconf = 0x8912;
 
 // Sizes of the nested structures (x86-64).
 constexpr size_t k_ifreq_size = 40;
-constexpr size_t k_ifconf_size = 16;  // int len, int pad, void *buf
+constexpr size_t k_ifconf_size = 16; // int len, int pad, void *buf
 constexpr size_t k_rtentry_size = 120;
 constexpr size_t k_rtentry_dev_off = 88; // char *rt_dev (offsetof on x86-64)
 constexpr size_t k_msghdr_size = 56;

@@ -132,16 +132,7 @@ bool send_all(int fd, struct iovec* iov, int n) {
                 continue;
             return false;
         }
-        size_t left = static_cast<size_t>(w);
-        while (n > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = static_cast<uint8_t*>(iov->iov_base) + left;
-            iov->iov_len -= left;
-        }
+        iov_advance(iov, n, static_cast<size_t>(w));
     }
     return true;
 }

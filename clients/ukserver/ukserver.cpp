@@ -77,16 +77,7 @@ bool send_all(Conn* c, struct iovec* iov, int n) {
             continue;
         if (w <= 0)
             return false;
-        size_t left = static_cast<size_t>(w);
-        while (n > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = static_cast<uint8_t*>(iov->iov_base) + left;
-            iov->iov_len -= left;
-        }
+        iov_advance(iov, n, static_cast<size_t>(w));
     }
     return true;
 }

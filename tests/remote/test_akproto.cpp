@@ -7,11 +7,11 @@
 #include <doctest/doctest.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
-#include <stddef.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -280,14 +280,14 @@ TEST_CASE("a DEREF size that disagrees with its length argument is refused") {
 }
 
 TEST_CASE("sendmsg carries name, data and control; recvmsg brings them back") {
-    struct sockaddr_in to{};
+    struct sockaddr_in to {};
     to.sin_family = AF_INET;
     to.sin_port = htons(7);
     char a[] = "abc", b[] = "defg";
     struct iovec iov[2] = {{a, 3}, {b, 4}};
     char cbuf[24];
     memset(cbuf, 7, sizeof cbuf);
-    struct msghdr m{};
+    struct msghdr m {};
     m.msg_name = &to;
     m.msg_namelen = sizeof to;
     m.msg_iov = iov;
@@ -311,7 +311,7 @@ TEST_CASE("sendmsg carries name, data and control; recvmsg brings them back") {
     struct iovec riov[2] = {{r1, sizeof r1}, {r2, sizeof r2}};
     struct sockaddr_in from;
     char rc[32];
-    struct msghdr rm{};
+    struct msghdr rm {};
     rm.msg_name = &from;
     rm.msg_namelen = sizeof from;
     rm.msg_iov = riov;
@@ -352,7 +352,7 @@ TEST_CASE("epoll_wait's reply counts 12-byte events, not bytes") {
 TEST_CASE("SIOCGIFCONF marshals the nested buffer, cut to the new ifc_len") {
     struct ifreq reqs[4];
     memset(reqs, 0, sizeof reqs);
-    struct ifconf ifc{};
+    struct ifconf ifc {};
     ifc.ifc_len = sizeof reqs;
     ifc.ifc_req = reqs;
     long args[6] = {3, SIOCGIFCONF, reinterpret_cast<long>(&ifc), 0, 0, 0};
@@ -369,14 +369,14 @@ TEST_CASE("SIOCGIFCONF marshals the nested buffer, cut to the new ifc_len") {
     CHECK(ifc.ifc_req == reqs);
     CHECK(strcmp(reqs[1].ifr_name, "eth0") == 0);
     // Without a buffer the call asks for the size only.
-    struct ifconf q{};
+    struct ifconf q {};
     long qargs[6] = {3, SIOCGIFCONF, reinterpret_cast<long>(&q), 0, 0, 0};
     Served sq(AK_SYS_ioctl, qargs);
     CHECK(sq.d.nout == 1);
 }
 
 TEST_CASE("SIOCGIFFLAGS goes in and out; SIOCADDRT carries rt_dev as a string") {
-    struct ifreq ifr{};
+    struct ifreq ifr {};
     strcpy(ifr.ifr_name, "eth0");
     long args[6] = {3, SIOCGIFFLAGS, reinterpret_cast<long>(&ifr), 0, 0, 0};
     {
@@ -388,7 +388,7 @@ TEST_CASE("SIOCGIFFLAGS goes in and out; SIOCADDRT carries rt_dev as a string") 
         sv.reply(0);
         CHECK(ifr.ifr_flags == IFF_UP);
     }
-    struct rtentry rt{};
+    struct rtentry rt {};
     char dev[] = "eth1";
     rt.rt_dev = dev;
     rt.rt_flags = RTF_UP | RTF_GATEWAY;
@@ -411,3 +411,17 @@ static_assert(sizeof(struct msghdr) == k_msghdr_size);
 static_assert(offsetof(struct msghdr, msg_namelen) == 8);
 static_assert(offsetof(struct msghdr, msg_controllen) == 40);
 static_assert(offsetof(struct msghdr, msg_flags) == 48);
+
+TEST_CASE("iov_advance drops written iovecs and trims a partly written one") {
+    char a[4], b[6], c[3];
+    struct iovec v[3] = {{a, sizeof a}, {b, sizeof b}, {c, sizeof c}};
+    struct iovec* iov = v;
+    int n = 3;
+    akproto::iov_advance(iov, n, 6); // all of a, 2 bytes of b
+    CHECK(n == 2);
+    CHECK(iov == &v[1]);
+    CHECK(iov->iov_base == b + 2);
+    CHECK(iov->iov_len == 4);
+    akproto::iov_advance(iov, n, 7); // the rest of b and all of c
+    CHECK(n == 0);
+}
