@@ -26,7 +26,7 @@ void params_load();
 
 namespace {
 
-const akhyp_upcalls k_upcalls = {lwp_thread_exit_upcall};
+const akhyp_upcalls k_upcalls = {lwp_thread_exit_upcall, nullptr, nullptr};
 Atomic<int> g_state{0}; // 0 down, 1 starting, 2 up, 3 failed
 int g_init_error = 0;
 

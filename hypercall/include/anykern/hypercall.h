@@ -27,6 +27,9 @@
  *  1.3  bus group (akhyp_pci_*, akhyp_port_*, akhyp_mmio_*, akhyp_dma_*,
  *       akhyp_intr_*, akhyp_bus_mmio_device); numbered after the block and
  *       network groups, which reached main first
+ *  1.4  user group (akhyp_user_*, akhyp_vm_*): running unmodified Linux
+ *       x86-64 executables in user mode; the upcalls struct gains
+ *       user_syscall and user_trap (read only from kernels >= 1.4)
  */
 #ifndef ANYKERN_HYPERCALL_H
 #define ANYKERN_HYPERCALL_H
@@ -39,7 +42,7 @@ extern "C" {
 #endif
 
 #define AK_HYPERCALL_VERSION_MAJOR 1
-#define AK_HYPERCALL_VERSION_MINOR 3
+#define AK_HYPERCALL_VERSION_MINOR 4
 #define AK_HYPERCALL_VERSION \
     ((AK_HYPERCALL_VERSION_MAJOR << 16) | AK_HYPERCALL_VERSION_MINOR)
 
@@ -54,6 +57,18 @@ extern "C" {
 #define AKHYP_GROUP_BLOCK 0x2u /* block I/O: akhyp_blk_* (since 1.2) */
 #define AKHYP_GROUP_NET 0x4u   /* network interfaces (akhyp_net_*, since 1.1) */
 #define AKHYP_GROUP_BUS 0x8u   /* PCI/MMIO/DMA/interrupts: akhyp_pci_* ... (since 1.3) */
+#define AKHYP_GROUP_USER 0x10u /* user mode + address space: akhyp_user_*, akhyp_vm_* (1.4) */
+
+/*
+ * The register state of a thread in user mode (Linux x86-64).  orig_rax is
+ * the system-call number at entry (rax receives the result); fs_base is the
+ * thread's FS base (TLS pointer).
+ */
+struct akhyp_uregs {
+    uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+    uint64_t rax, rcx, rdx, rsi, rdi, orig_rax;
+    uint64_t rip, rflags, rsp, fs_base;
+};
 
 /* ------------------------------------------------------------------------
  * Core group: init and parameters
@@ -68,6 +83,23 @@ struct akhyp_upcalls {
      * exiting without having cleared it.  Called on that thread, before it
      * is gone; the kernel releases its per-thread state.  May be NULL. */
     void (*thread_exit)(void *lwp);
+    /* --- 1.4, user group; a platform reads these only when the kernel's
+     * version is >= 1.4 --- */
+    /* A thread in user mode executed `syscall`.  Called on that thread (its
+     * kernel stack), interrupts enabled: may block.  regs holds the user
+     * registers (orig_rax = rax = the number); the kernel stores the result
+     * in regs->rax and may change any register (signal delivery,
+     * rt_sigreturn).  When it returns, the platform resumes user mode with
+     * exactly regs.  To end the thread instead, the kernel calls
+     * akhyp_thread_exit() from inside the upcall. */
+    void (*user_syscall)(struct akhyp_uregs *regs);
+    /* A CPU exception in user mode that the platform did not resolve (a page
+     * fault outside mapped memory or against its protection, #GP, #UD, #DE,
+     * int3, ...).  vector is the x86 exception number, error its error code,
+     * addr the faulting address for page faults (CR2).  Same rules as
+     * user_syscall: the kernel changes regs to run a signal handler, or ends
+     * the thread or the whole instance. */
+    void (*user_trap)(struct akhyp_uregs *regs, int vector, uint64_t error, uint64_t addr);
 };
 
 /*
