@@ -132,7 +132,7 @@ static void quick(void* arg) {
 }
 
 static void test_threads(void) {
-    static const struct akhyp_upcalls upcalls = {on_thread_exit};
+    static const struct akhyp_upcalls upcalls = {on_thread_exit, 0, 0};
     CHECK(akhyp_init(AK_HYPERCALL_VERSION, &upcalls) == 0, 0);
     akhyp_mutex_init(&g_det_mtx);
     akhyp_cond_init(&g_det_cv);
