@@ -90,6 +90,7 @@ class Netns:
         return run(self.cmd(argv), **kw)
 
     def popen(self, argv, **kw):
+        kw.setdefault('bufsize', 0)  # unbuffered: expect_line selects on the pipe
         return subprocess.Popen(self.cmd(argv), **kw)
 
 
@@ -287,7 +288,11 @@ def sniff_main(iface, link):
     s.bind((iface, 0))
     print('sniffing', flush=True)
     while True:
-        f = s.recv(70000)
+        try:
+            f = s.recv(70000)
+        except OSError:  # the link went down (a test's doing): wait for it
+            time.sleep(0.05)
+            continue
         if link == 'eth':
             if len(f) < 14 or f[12:14] != b'\x08\x00':
                 continue

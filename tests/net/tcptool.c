@@ -37,16 +37,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
+static void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vprintf(fmt, ap);
@@ -55,14 +53,12 @@ static void say(const char *fmt, ...)
     fflush(stdout);
 }
 
-static int fail(const char *what)
-{
+static int fail(const char* what) {
     say("fail %s: %s", what, strerror(errno));
     return 1;
 }
 
-static int connect_to(const char *ip, int port)
-{
+static int connect_to(const char* ip, int port) {
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
@@ -75,7 +71,7 @@ static int connect_to(const char *ip, int port)
         int s = ak_sys_socket(AF_INET, SOCK_STREAM, 0);
         if (s < 0)
             return -1;
-        if (ak_sys_connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+        if (ak_sys_connect(s, (struct sockaddr*)&a, sizeof a) == 0)
             return s;
         ak_sys_close(s);
         usleep(300000);
@@ -84,13 +80,12 @@ static int connect_to(const char *ip, int port)
 }
 
 /* The whole of a host file, malloc'ed. */
-static char *slurp(const char *path, size_t *len)
-{
+static char* slurp(const char* path, size_t* len) {
     int fd = open(path, O_RDONLY);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0)
         return NULL;
-    char *buf = malloc((size_t)st.st_size + 1);
+    char* buf = malloc((size_t)st.st_size + 1);
     size_t have = 0;
     while (buf && have < (size_t)st.st_size) {
         ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
@@ -103,8 +98,7 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static int write_all(int s, const char *p, size_t n)
-{
+static int write_all(int s, const char* p, size_t n) {
     while (n) {
         ssize_t w = ak_sys_write(s, p, n);
         if (w < 0) {
@@ -118,8 +112,7 @@ static int write_all(int s, const char *p, size_t n)
     return 0;
 }
 
-static int echo_once(int s, const char *msg)
-{
+static int echo_once(int s, const char* msg) {
     char buf[64];
     size_t len = strlen(msg);
     if (write_all(s, msg, len) != 0)
@@ -134,12 +127,15 @@ static int echo_once(int s, const char *msg)
     return memcmp(buf, msg, len) == 0 ? 0 : -1;
 }
 
-static int mode_keepalive(char **a)
-{
+static int mode_keepalive(char** a) {
     int idle = atoi(a[2]), intvl = atoi(a[3]), cnt = atoi(a[4]), quiet = atoi(a[5]);
     int s = connect_to(a[0], atoi(a[1]));
     if (s < 0)
         return fail("connect");
+    /* The options go on an established, idle connection: the timer must
+     * follow TCP_KEEPIDLE without waiting for the next segment. */
+    if (echo_once(s, "hello") != 0)
+        return fail("first echo");
     int one = 1;
     if (ak_sys_setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) ||
         ak_sys_setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) ||
@@ -152,8 +148,6 @@ static int mode_keepalive(char **a)
         say("fail TCP_KEEPIDLE reads back %d", v);
         return 1;
     }
-    if (echo_once(s, "hello") != 0)
-        return fail("first echo");
     say("connected");
     sleep((unsigned)quiet);
     if (echo_once(s, "again") != 0)
@@ -169,10 +163,9 @@ static int mode_keepalive(char **a)
     return e == ETIMEDOUT ? 0 : 1;
 }
 
-static int mode_send(char **a)
-{
+static int mode_send(char** a) {
     size_t len;
-    char *data = slurp(a[2], &len);
+    char* data = slurp(a[2], &len);
     if (!data)
         return fail(a[2]);
     int s = connect_to(a[0], atoi(a[1]));
@@ -201,8 +194,7 @@ static int mode_send(char **a)
     return 0;
 }
 
-static int mode_recv(char **a)
-{
+static int mode_recv(char** a) {
     int delay = atoi(a[2]), rcvbuf = atoi(a[3]);
     int l = ak_sys_socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
@@ -212,7 +204,7 @@ static int mode_recv(char **a)
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)atoi(a[0]));
-    if (ak_sys_bind(l, (struct sockaddr *)&sa, sizeof sa) || ak_sys_listen(l, 4))
+    if (ak_sys_bind(l, (struct sockaddr*)&sa, sizeof sa) || ak_sys_listen(l, 4))
         return fail("listen");
     say("ready");
     int s = ak_sys_accept(l, NULL, NULL);
@@ -246,10 +238,9 @@ static int mode_recv(char **a)
     return 0;
 }
 
-static int mode_linger(char **a)
-{
+static int mode_linger(char** a) {
     size_t len;
-    char *data = slurp(a[2], &len);
+    char* data = slurp(a[2], &len);
     if (!data)
         return fail(a[2]);
     int s = connect_to(a[0], atoi(a[1]));
@@ -267,18 +258,17 @@ static int mode_linger(char **a)
     return r == 0 ? 0 : 1;
 }
 
-int main(int argc, char **argv)
-{
-    const char *ifs[8];
+int main(int argc, char** argv) {
+    const char* ifs[8];
     int nifs = 0, i = 1;
     while (i + 1 < argc && !strcmp(argv[i], "--if") && nifs < 8) {
         ifs[nifs++] = argv[i + 1];
         i += 2;
     }
     struct {
-        const char *name;
+        const char* name;
         int nargs;
-        int (*fn)(char **);
+        int (*fn)(char**);
     } modes[] = {{"keepalive", 6, mode_keepalive},
                  {"send", 3, mode_send},
                  {"recv", 4, mode_recv},

@@ -2227,6 +2227,12 @@ Result<void> TcpSocket::set_option(int level, int name, const void* val, uint32_
         if (v < 1 || v > 32767)
             return EINVAL;
         tcb.keep_idle = int64_t(v) * k_ns_per_sec;
+        // As Linux: a running keepalive timer follows the new idle time at
+        // once, not after the next segment arrives.
+        if (tcb.keepalive && tcb.state == State::Established && tcb.keep_probes == 0) {
+            tcb.t_keep = monotonic_ns() + tcb.keep_idle;
+            arm_timers(tcb);
+        }
         return {};
     case k_tcp_keepintvl:
         if (v < 1 || v > 32767)
