@@ -384,6 +384,10 @@ public:
     int64_t t_tlp = 0;     // tail loss probe (RFC 8985 §7)
     bool tlp_sent = false; // one probe per flight
     int persist_shift = 0;
+    // A zero-window probe carries the byte at SND.NXT without advancing
+    // it; a receiver whose window had opened takes it and acknowledges
+    // SND.MAX + 1, which must then count as a valid ACK.
+    bool probe_out = false;
     int keep_probes = 0;
     Callout callout;
     int64_t callout_when = 0;
@@ -918,6 +922,7 @@ void tcp_output(Tcb& tcb) AK_REQUIRES(net_lock()) {
         }
         send_segment(tcb, tcb.snd_nxt, flags, off, len);
         sent_any = true;
+        tcb.probe_out = false;
         tcb.snd_nxt += uint32_t(len) + ((flags & k_fin) ? 1 : 0);
         if (flags & k_fin) {
             tcb.fin_sent = true;
@@ -1379,8 +1384,10 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
     // Fifth: ACK.
     if (!(s.flags & k_ack))
         return;
-    // RFC 5961 §5.2: the ACK must be within [snd_una - max_snd_wnd, snd_max].
-    if (seq_gt(s.ack, tcb.snd_max) || seq_lt(s.ack, tcb.snd_una - tcb.max_snd_wnd)) {
+    // RFC 5961 §5.2: the ACK must be within [snd_una - max_snd_wnd, snd_max]
+    // (SND.MAX + 1 after a zero-window probe).
+    uint32_t ack_limit = tcb.snd_max + (tcb.probe_out ? 1 : 0);
+    if (seq_gt(s.ack, ack_limit) || seq_lt(s.ack, tcb.snd_una - tcb.max_snd_wnd)) {
         challenge_ack(tcb);
         return;
     }
@@ -1431,6 +1438,9 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
         tcb.snd_una = s.ack;
         if (seq_lt(tcb.snd_nxt, tcb.snd_una))
             tcb.snd_nxt = tcb.snd_una;
+        if (seq_gt(tcb.snd_una, tcb.snd_max))
+            tcb.snd_max = tcb.snd_una; // the probe byte was taken
+        tcb.probe_out = false;
         sack_prune(tcb);
         tcb.retries = 0;
         tcb.tlp_sent = false;
@@ -1641,6 +1651,7 @@ void tcb_timer(void* arg) {
                 size_t off = tcb->snd_nxt - tcb->snd_una;
                 if (tcb->snd_wnd == 0 && tcb->sndbuf.size() > off) {
                     send_segment(*tcb, tcb->snd_nxt, k_ack, off, 1);
+                    tcb->probe_out = tcb->snd_nxt == tcb->snd_max;
                     tcb->persist_shift = min(tcb->persist_shift + 1, 8);
                     int64_t d = min<int64_t>(
                         max<int64_t>(tcb->rto, k_persist_min) << tcb->persist_shift, k_persist_max);
