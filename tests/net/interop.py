@@ -589,10 +589,10 @@ def scenario_linger(build):
                                  'tap:ak0,addr=10.77.0.2/24', 'linger', '10.77.0.1', '9400', src,
                                  str(linger)], stdout=subprocess.PIPE)
                 expect_line(tool, 'connected')
-                took = float(expect_line(tool, 'close took', timeout=linger + 30).split()[2])
+                words = expect_line(tool, 'close took', timeout=linger + 30).split()
+                check(words[4] == '(0)', 'close returned 0')
                 result = expect_line(peer, '', timeout=delay + 30).split()
-                check(tool.wait(timeout=10) == 0, 'tcptool linger exit status')
-                return took, result
+                return float(words[2]), result
             finally:
                 stop(tool, peer)
 

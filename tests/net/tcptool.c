@@ -17,8 +17,9 @@
  *       DELAY seconds without reading, then read to EOF into FILE and
  *       answer "done N" (N bytes).
  *   tcptool [--if SPEC]... linger ADDR PORT FILE SECONDS
- *       Connect, set SO_LINGER {1, SECONDS}, write FILE, close; prints
- *       "close took S s".
+ *       Connect, set SO_LINGER {1, SECONDS} (none if SECONDS is -1), write
+ *       FILE, close; prints "close took S s (CLOSE'S RESULT)".  Then stays
+ *       60 s so that an orphaned connection can finish.
  */
 #define _GNU_SOURCE
 #include <anykern/anykern.h>
@@ -247,7 +248,7 @@ static int mode_linger(char** a) {
     if (s < 0)
         return fail("connect");
     struct linger lg = {1, atoi(a[3])};
-    if (ak_sys_setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg))
+    if (lg.l_linger >= 0 && ak_sys_setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg))
         return fail("SO_LINGER");
     say("connected");
     if (write_all(s, data, len) != 0)
@@ -255,6 +256,9 @@ static int mode_linger(char** a) {
     double t0 = now_s();
     int r = ak_sys_close(s);
     say("close took %.1f s (%d)", now_s() - t0, r);
+    /* The kernel lives in this process: stay while an orphaned connection
+     * finishes (the driver kills us). */
+    sleep(60);
     return r == 0 ? 0 : 1;
 }
 

@@ -38,6 +38,10 @@ constexpr int k_keep_cnt_default = 9;
 constexpr int64_t k_fin_wait2_orphan = 60000 * k_ms;
 constexpr int64_t k_persist_min = 200 * k_ms;
 constexpr int64_t k_persist_max = 60000 * k_ms;
+// Zero-window probes an orphaned connection sends before it gives up (as
+// Linux's tcp_orphan_retries default): a peer that never reads must not
+// keep it forever.
+constexpr int k_orphan_persist_max = 8;
 constexpr uint32_t k_default_mss = 536; // RFC 9293 §3.7.1 (RFC 879)
 constexpr size_t k_buf_initial = 4096;
 constexpr size_t k_default_tcp_buf = 4 * 1024 * 1024; // Linux autotunes to ~4-6 MiB
@@ -388,6 +392,7 @@ public:
     // it; a receiver whose window had opened takes it and acknowledges
     // SND.MAX + 1, which must then count as a valid ACK.
     bool probe_out = false;
+    int persist_probes = 0; // since the window was last open
     int keep_probes = 0;
     Callout callout;
     int64_t callout_when = 0;
@@ -1509,8 +1514,10 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
         tcb.max_snd_wnd = max(tcb.max_snd_wnd, tcb.snd_wnd);
         tcb.snd_wl1 = s.seq;
         tcb.snd_wl2 = s.ack;
-        if (tcb.snd_wnd)
+        if (tcb.snd_wnd) {
             tcb.t_persist = 0;
+            tcb.persist_probes = 0;
+        }
     }
     bool fin_acked = tcb.fin_sent && tcb.snd_una == tcb.snd_max && tcb.sndbuf.size() == 0;
     switch (tcb.state) {
@@ -1649,7 +1656,11 @@ void tcb_timer(void* arg) {
                 // (RFC 9293 §3.8.6.1).
                 tcb->t_persist = 0;
                 size_t off = tcb->snd_nxt - tcb->snd_una;
-                if (tcb->snd_wnd == 0 && tcb->sndbuf.size() > off) {
+                if (tcb->snd_wnd == 0 && tcb->sndbuf.size() > off && tcb->orphan &&
+                    ++tcb->persist_probes > k_orphan_persist_max) {
+                    send_rst_for(*tcb);
+                    drop_with_error(*tcb, ETIMEDOUT);
+                } else if (tcb->snd_wnd == 0 && tcb->sndbuf.size() > off) {
                     send_segment(*tcb, tcb->snd_nxt, k_ack, off, 1);
                     tcb->probe_out = tcb->snd_nxt == tcb->snd_max;
                     tcb->persist_shift = min(tcb->persist_shift + 1, 8);
@@ -1852,12 +1863,25 @@ TcpSocket::~TcpSocket() {
         tcb.t_2msl = monotonic_ns() + k_fin_wait2_orphan;
     arm_timers(tcb);
     if (linger > 0) {
-        // SO_LINGER: wait until everything was acknowledged or time runs out.
+        // SO_LINGER: wait until everything was acknowledged or time runs
+        // out.  Then what is still unacknowledged will not be delivered
+        // within the time the application allowed: reset the connection
+        // (as Windows does and the issue asks; Linux lets the orphan go on,
+        // where a peer that never reads keeps it forever).
         int64_t deadline = monotonic_ns() + int64_t(linger) * k_ns_per_sec;
-        while (tcb.state != State::Closed && tcb.state != State::TimeWait &&
-               tcb.state != State::FinWait2 && !(tcb.fin_sent && tcb.snd_una == tcb.snd_max)) {
-            if (net_wait(tcb.cv, deadline).is_error())
+        auto done = [&]() AK_REQUIRES(net_lock()) {
+            return tcb.state == State::Closed || tcb.state == State::TimeWait ||
+                   tcb.state == State::FinWait2 || (tcb.fin_sent && tcb.snd_una == tcb.snd_max);
+        };
+        Result<void> w;
+        while (!done()) {
+            w = net_wait(tcb.cv, deadline);
+            if (w.is_error())
                 break;
+        }
+        if (!done() && w.is_error() && w.error() == ETIMEDOUT) {
+            send_rst_for(tcb);
+            drop_with_error(tcb, ETIMEDOUT);
         }
     }
 }
