@@ -339,7 +339,7 @@ public:
 class Tcb;
 constexpr size_t k_hash_buckets = 4096;
 
-class Tcb : public RefCounted<Tcb> {
+class Tcb final : public RefCounted<Tcb>, public NetWakeable {
 public:
     Tcb();
     ~Tcb();
@@ -427,10 +427,8 @@ public:
     CondVar cv;
     WaitQueue waitq;
 
-    void notify(uint32_t ev) {
-        cv.broadcast();
-        waitq.wake(ev);
-    }
+    void notify(uint32_t ev) AK_REQUIRES(net_lock()) { net_wake(*this, ev); }
+    static const Ops k_wake_ops;
     uint32_t flight() const { return snd_max - snd_una; }
     size_t rcv_space() const {
         size_t used = rcvbuf.size();
@@ -449,7 +447,17 @@ int g_challenge_count = 0;
 
 void tcb_timer(void* arg);
 
-Tcb::Tcb() {
+const NetWakeable::Ops Tcb::k_wake_ops = {
+    [](NetWakeable& w, uint32_t ev) {
+        auto& t = static_cast<Tcb&>(w);
+        t.cv.broadcast();
+        t.waitq.wake(ev);
+    },
+    [](NetWakeable& w) { static_cast<Tcb&>(w).ref(); },
+    [](NetWakeable& w) { static_cast<Tcb&>(w).unref(); },
+};
+
+Tcb::Tcb() : NetWakeable(k_wake_ops) {
     callout_init(callout, tcb_timer, this);
 }
 Tcb::~Tcb() {}
