@@ -602,6 +602,13 @@ uint32_t rcv_window(Tcb& tcb) {
     return w;
 }
 
+// Enough free send buffer to report the socket writable: a third of the
+// limit or 64 KiB.
+bool send_space_ok(const Tcb& tcb) {
+    size_t free = tcb.snd_limit > tcb.sndbuf.size() ? tcb.snd_limit - tcb.sndbuf.size() : 0;
+    return free >= tcb.snd_limit / 3 || free >= 65536;
+}
+
 // Build and send one segment.  data_off is the offset into sndbuf of the
 // payload (len bytes).
 void send_segment(Tcb& tcb, uint32_t seq, uint8_t flags, size_t data_off, size_t len)
@@ -1483,7 +1490,12 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
         else
             start_rexmt(tcb);
         arm_tlp(tcb);
-        tcb.notify(POLLOUT | POLLWRNORM);
+        // Wake a writer only once a useful part of the buffer is free (the
+        // rule poll uses), not for every ACK: one wakeup then moves a
+        // large write instead of a segment or two (cf. Linux's
+        // sk_stream_write_space).
+        if (send_space_ok(tcb))
+            tcb.notify(POLLOUT | POLLWRNORM);
     } else if (s.ack == tcb.snd_una && s.len == 0 && !(s.flags & k_fin) && tcb.flight() > 0 &&
                ((uint32_t(s.wnd) << tcb.snd_wscale) == tcb.snd_wnd ||
                 (tcb.sack_ok && s.opt.has_sack))) {
@@ -1714,11 +1726,8 @@ uint32_t tcb_poll(Tcb& tcb) AK_REQUIRES(net_lock()) {
     if (tcb.peer_fin)
         r |= POLLRDHUP;
     bool connected = tcb.state == State::Established || tcb.state == State::CloseWait;
-    if (connected && !tcb.fin_queued) {
-        size_t free = tcb.snd_limit > tcb.sndbuf.size() ? tcb.snd_limit - tcb.sndbuf.size() : 0;
-        if (free >= tcb.snd_limit / 3 || free >= 65536)
-            r |= POLLOUT | POLLWRNORM;
-    }
+    if (connected && !tcb.fin_queued && send_space_ok(tcb))
+        r |= POLLOUT | POLLWRNORM;
     if (tcb.error)
         r |= POLLERR;
     if (tcb.state == State::Closed || (tcb.fin_queued && tcb.peer_fin))
