@@ -272,7 +272,7 @@ public:
         size_t off = size_t(p[12] >> 4) * 4;
         if (off < 20 || off > pkt.size())
             return EINVAL;
-        if (inet_pseudo_checksum(ip.src, ip.dst, k_proto_tcp, p, pkt.size()) != 0)
+        if (!ip.no_csum && inet_pseudo_checksum(ip.src, ip.dst, k_proto_tcp, p, pkt.size()) != 0)
             return EBADMSG;
         TcpSegment s;
         s.sport = load16(p);
@@ -723,8 +723,6 @@ void send_segment(Tcb& tcb, uint32_t seq, uint8_t flags, size_t data_off, size_t
     store16(h + 16, 0);
     store16(h + 18, 0);
     __builtin_memcpy(h + 20, opts, olen);
-    uint16_t c = inet_pseudo_checksum(tcb.t.laddr, tcb.t.faddr, k_proto_tcp, h, hlen + len);
-    __builtin_memcpy(h + 16, &c, 2);
     if (has_ack) {
         uint32_t adv = tcb.rcv_nxt + ((flags & k_syn) ? wnd : (wnd << tcb.rcv_wscale));
         if (seq_gt(adv, tcb.rcv_adv))
@@ -740,6 +738,7 @@ void send_segment(Tcb& tcb, uint32_t seq, uint8_t flags, size_t data_off, size_t
     opt.tos = tcb.tos;
     opt.bound_ifindex = tcb.bound_ifindex;
     opt.dont_fragment = true;
+    opt.tcp_csum_at = 16; // ip_output fills it in unless the interface is m_no_csum
     Result<void> sr = ip_output(move(pkt), tcb.t.laddr, tcb.t.faddr, k_proto_tcp, opt);
     if (sr.is_error() && sr.error() == EMSGSIZE && tcb.mss > 536) {
         tcb.mss = 536; // the route's MTU shrank
@@ -769,10 +768,10 @@ void send_reset(const IpInfo& ip, const TcpSegment& s) AK_REQUIRES(net_lock()) {
         h[13] = k_rst | k_ack;
     }
     h[12] = 5 << 4;
-    uint16_t c = inet_pseudo_checksum(ip.dst, ip.src, k_proto_tcp, h, 20);
-    __builtin_memcpy(h + 16, &c, 2);
     g_stats.resets_out++;
-    (void)ip_output(move(pkt), ip.dst, ip.src, k_proto_tcp, IpSendOptions{});
+    IpSendOptions opt;
+    opt.tcp_csum_at = 16;
+    (void)ip_output(move(pkt), ip.dst, ip.src, k_proto_tcp, opt);
 }
 
 void send_rst_for(Tcb& tcb) AK_REQUIRES(net_lock()) {
