@@ -8,7 +8,7 @@
 #include <anykern/kern.h>
 #include <stdarg.h>
 
-#include "elf.h"
+#include "elf_image.h"
 #include "process.h"
 #include "stack.h"
 

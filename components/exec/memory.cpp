@@ -312,7 +312,7 @@ long move_locked(ExecProc& p, const VmRegion& r, uint64_t old_addr, uint64_t old
     moved.prot = r.prot;
     moved.kind = r.kind;
     moved.file = r.file;
-    moved.file_offset = r.file ? r.file_offset + (old_addr - r.start) : 0;
+    moved.file_offset = r.file_offset + (old_addr - r.start);
     if (akhyp_vm_map(new_addr, new_len, k_prot_all) != 0)
         return err(ENOMEM);
     if (p.map.insert(move(moved)).is_error()) {

@@ -14,7 +14,7 @@ bool page_aligned(uint64_t v) {
 bool mergeable(const VmRegion& a, const VmRegion& b) {
     if (a.end != b.start || a.prot != b.prot || a.kind != b.kind || a.file.get() != b.file.get())
         return false;
-    return !a.file || a.file_offset + (a.end - a.start) == b.file_offset;
+    return a.kind != RegionKind::File || a.file_offset + (a.end - a.start) == b.file_offset;
 }
 
 } // namespace
@@ -113,7 +113,7 @@ Result<void> VmMap::split_at(uint64_t addr) {
     upper.prot = r.prot;
     upper.kind = r.kind;
     upper.file = r.file;
-    upper.file_offset = r.file ? r.file_offset + (addr - r.start) : 0;
+    upper.file_offset = r.file_offset + (addr - r.start);
     TRY(insert_at(i + 1, move(upper)));
     m_regions[i].end = addr;
     return {};

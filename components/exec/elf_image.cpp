@@ -1,5 +1,5 @@
-// ELF64 parsing for the loader (elf.h says what is checked).
-#include "elf.h"
+// ELF64 parsing for the loader (elf_image.h says what is checked).
+#include "elf_image.h"
 
 namespace ak::exec {
 
