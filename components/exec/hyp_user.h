@@ -1,59 +1,59 @@
 // The hypercall user group (1.4) as this component calls it.
 //
-// hypercall.h announces the group (AKHYP_GROUP_USER, struct akhyp_uregs,
-// the user_syscall/user_trap upcalls) but does not yet declare its calls:
-// the kvm platform's side is being written in parallel.  These are the
-// calls and contracts the component is written against; when the
-// platform's declarations land in hypercall.h this file shrinks to the
-// #include.  Every call is referenced weakly: the component is linked into
-// platforms without the group (posix) and uses it only when akhyp_groups()
-// has AKHYP_GROUP_USER.
+// hypercall.h on main announces the group (AKHYP_GROUP_USER, struct
+// akhyp_uregs, the user_syscall/user_trap upcalls) while the kvm
+// platform's side, with the calls' declarations, is being written in
+// parallel.  These declarations repeat that contract (same names and
+// types, so they are harmless redeclarations once hypercall.h has them;
+// this file then shrinks to the #include).  Every call is referenced
+// weakly: the component is linked into platforms without the group (posix)
+// and uses it only when akhyp_groups() has AKHYP_GROUP_USER.
+//
+// Contract points the component relies on: the kernel reads and writes
+// user memory directly at the user's addresses, but only after checking
+// them against its VmMap (an access to unmapped or PROT_NONE memory, or a
+// write to memory without PROT_WRITE, is a fatal kernel fault); the
+// upcalls run on the user thread's own stack; regs->fs_base is read-only
+// in an upcall (akhyp_user_set_tls changes it).
 #pragma once
 
 #include <anykern/hypercall.h>
 
 extern "C" {
 
-// Address ranges user mappings may use: AKHYP_VM_GENERAL (anywhere the
-// kernel chooses; 4 KiB pages, demand-zero) or AKHYP_VM_EXEC_WINDOW (the
-// fixed link addresses of a non-PIE executable, reserved at boot).
-// Stores [*lo, *hi), page aligned.  Returns 0 or ENOENT (no such range).
-#define AKHYP_VM_GENERAL 0
-#define AKHYP_VM_EXEC_WINDOW 1
-int akhyp_vm_range(int which, uint64_t* lo, uint64_t* hi);
+#ifndef AKHYP_PROT_NONE
+#define AKHYP_PROT_NONE 0x0
+#define AKHYP_PROT_READ 0x1
+#define AKHYP_PROT_WRITE 0x2
+#define AKHYP_PROT_EXEC 0x4
+#endif
+#ifndef AKHYP_VM_GENERAL
+#define AKHYP_VM_GENERAL 0     /* demand-zero pages anywhere inside */
+#define AKHYP_VM_EXEC_WINDOW 1 /* fixed addresses of a non-PIE executable */
+#endif
+#ifndef AKHYP_USER_FPU_SIZE
+#define AKHYP_USER_FPU_SIZE 512
+#endif
+#ifndef AKHYP_USER_TRAP_NOMEM
+#define AKHYP_USER_TRAP_NOMEM ((uint64_t)1 << 32)
+#endif
 
-// Protection bits (the Linux PROT_* values).
-#define AKHYP_VM_READ 0x1
-#define AKHYP_VM_WRITE 0x2
-#define AKHYP_VM_EXEC 0x4
-
-// akhyp_vm_map: make [addr, addr+len) user memory with prot, inside one
-// range; pages read as zero until written (the platform may allocate them
-// on first touch).  addr and len page aligned, len > 0.  The kernel may
-// read and write mapped user memory directly, whatever prot says (pages it
-// touches first are allocated then).  Returns 0, EINVAL (misaligned,
-// outside the ranges), EEXIST (overlaps a mapping) or ENOMEM.  May block.
-int akhyp_vm_map(uint64_t addr, uint64_t len, int prot);
-// akhyp_vm_unmap: remove user mappings in [addr, addr+len) (unmapped parts
-// are ignored) and free their pages.  Returns 0 or EINVAL.  May block.
-int akhyp_vm_unmap(uint64_t addr, uint64_t len);
-// akhyp_vm_protect: change the protection of mapped [addr, addr+len).
-// Returns 0, EINVAL, or ENOMEM (part of the range is not mapped).
-int akhyp_vm_protect(uint64_t addr, uint64_t len, int prot);
-
-// akhyp_user_enter: switch the calling thread (made by akhyp_thread_create)
-// to user mode with the registers regs (rip, rsp, rflags (IF forced on),
-// fs_base, all general registers).  Never returns: system calls and
-// exceptions of the thread arrive as upcalls on it; it ends with
-// akhyp_thread_exit() from an upcall.
+// [*lo, *hi) of a user area; 0, ENOENT (no such area) or EINVAL.
+int akhyp_vm_range(int area, uintptr_t* lo, uintptr_t* hi);
+// [va, va+len) becomes user memory reading as zeros (replacing what was
+// there); 0, EINVAL or ENOMEM.
+int akhyp_vm_map(uintptr_t va, size_t len, int prot);
+// [va, va+len) is no longer user memory; 0 or EINVAL.
+int akhyp_vm_unmap(uintptr_t va, size_t len);
+// Change the protection of mapped [va, va+len); 0, EINVAL or ENOMEM.
+int akhyp_vm_protect(uintptr_t va, size_t len, int prot);
+// Enter user mode with regs (FS base = regs->fs_base, FPU reset); never
+// returns.
 AKHYP_NORETURN void akhyp_user_enter(const struct akhyp_uregs* regs);
-// akhyp_user_set_tls: set the calling user thread's FS base (the value it
-// resumes with; also stored in the upcall's regs->fs_base).
+// Set the calling user thread's FS base.
 void akhyp_user_set_tls(uint64_t fs_base);
-// FPU/SSE state of the calling user thread as an FXSAVE image (512 bytes,
-// 16-byte aligned): saved into a signal frame and restored by
-// rt_sigreturn.
-#define AKHYP_FPU_STATE_SIZE 512
+// The calling thread's user FPU/SSE state as an FXSAVE image; restore(NULL)
+// resets it.
 void akhyp_user_fpu_save(void* area);
 void akhyp_user_fpu_restore(const void* area);
 

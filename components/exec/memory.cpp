@@ -319,6 +319,9 @@ long move_locked(ExecProc& p, const VmRegion& r, uint64_t old_addr, uint64_t old
         akhyp_vm_unmap(new_addr, new_len);
         return err(ENOMEM);
     }
+    // The kernel may only read user memory that is readable.
+    if (!(r.prot & k_prot_read))
+        akhyp_vm_protect(old_addr, old_len, k_prot_read);
     copy_pages(new_addr, old_addr, min(old_len, new_len));
     const VmRegion* placed = p.map.find(new_addr);
     akhyp_vm_protect(new_addr, new_len, placed ? placed->prot : 0);

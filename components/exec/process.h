@@ -33,7 +33,7 @@ public:
     Mutex lock;
     VmMap map AK_GUARDED_BY(lock);
     // The general area [gen_lo, gen_hi) and the executable window.
-    uint64_t gen_lo = 0, gen_hi = 0, win_lo = 0, win_hi = 0;
+    uintptr_t gen_lo = 0, gen_hi = 0, win_lo = 0, win_hi = 0;
     uint64_t brk_start AK_GUARDED_BY(lock) = 0;
     uint64_t brk_cur AK_GUARDED_BY(lock) = 0; // the program break
     uint64_t mmap_hi = 0;                     // mmap places below this

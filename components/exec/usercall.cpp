@@ -66,6 +66,7 @@ constexpr long k_futex_wake = 1;
 constexpr int k_sigill = 4;
 constexpr int k_sigtrap = 5;
 constexpr int k_sigbus = 7;
+constexpr int k_sigkill = 9;
 constexpr int k_sigfpe = 8;
 constexpr int k_sigsegv = 11;
 
@@ -143,6 +144,8 @@ const char* signal_name(int sig) {
         return "SIGBUS";
     case k_sigfpe:
         return "SIGFPE";
+    case k_sigkill:
+        return "SIGKILL";
     case k_sigsegv:
         return "SIGSEGV";
     default:
@@ -315,10 +318,15 @@ constexpr int k_vec_de = 0, k_vec_db = 1, k_vec_bp = 3, k_vec_ud = 6, k_vec_ss =
               k_vec_pf = 14, k_vec_mf = 16, k_vec_ac = 17, k_vec_xm = 19;
 
 void user_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) {
-    (void)error;
     UserThread* t = this_thread();
     if (exiting(*t->proc))
         end_thread(t, 0);
+    if (vector == k_vec_pf && (error & AKHYP_USER_TRAP_NOMEM)) {
+        // Linux's out-of-memory killer: SIGKILL, which no handler catches.
+        console_line("%s: out of memory at addr=0x%lx", t->proc->name,
+                     static_cast<unsigned long>(addr));
+        kill_process(t, k_sigkill, *regs, addr);
+    }
     int sig;
     uint64_t fault_addr = 0;
     switch (vector) {
