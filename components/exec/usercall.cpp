@@ -101,8 +101,12 @@ bool exiting(ExecProc& p) {
     if (t->clear_child_tid && !exiting(p) &&
         user_access_ok(p, t->clear_child_tid, 4, k_prot_read | k_prot_write)) {
         __atomic_store_n(reinterpret_cast<uint32_t*>(t->clear_child_tid), 0, __ATOMIC_SEQ_CST);
-        long args[6] = {static_cast<long>(t->clear_child_tid), k_futex_wake, 1, 0, 0, 0};
-        (void)ak_kern_syscall(k_sys_futex, args);
+        // Through the table, when the kernel has futex (rumpkern's Linux
+        // surface); without it joiners can only poll the word.
+        if (ak_kern_syscall_name(k_sys_futex)) {
+            long args[6] = {static_cast<long>(t->clear_child_tid), k_futex_wake, 1, 0, 0, 0};
+            (void)ak_kern_syscall(k_sys_futex, args);
+        }
     }
     akhyp_curlwp_set(nullptr);
     destroy(t->lwp);
