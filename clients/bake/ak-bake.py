@@ -189,14 +189,19 @@ class Executable:
         if not self.loads:
             die(f"{self.path}: no loadable segments")
 
-    def window(self):
-        """The executable window [lo, hi): the PT_LOAD span rounded out to
-        2 MiB; a static-pie is placed at PIE_BASE."""
+    def layout(self):
+        """(window_lo, window_hi, file_at): the executable window is the
+        PT_LOAD span (a static-pie placed at PIE_BASE) plus the file's own
+        bytes above it, rounded out to 2 MiB; file_at is where the bytes go
+        (the VMM loads them there; the kernel keeps them out of user
+        mappings)."""
         lo = min(v for v, _m, _o, _f in self.loads)
         hi = max(v + m for v, m, _o, _f in self.loads)
         if self.type == ET_DYN:
             lo, hi = PIE_BASE, PIE_BASE + (hi - (lo & ~0xfff))
-        return lo & ~(MIB2 - 1), (hi + MIB2 - 1) & ~(MIB2 - 1)
+        file_at = (hi + 0xfff) & ~0xfff
+        end = file_at + len(self.data)
+        return lo & ~(MIB2 - 1), (end + MIB2 - 1) & ~(MIB2 - 1), file_at
 
 
 def classify(path):
@@ -219,16 +224,40 @@ def classify(path):
     die(f"input {path}: ELF type {etype} is neither an object file nor an executable")
 
 
-def exec_inputs(exe, name, tmpdir, cc):
-    """Link arguments that embed the executable: the window symbols and an
-    object holding the file's bytes and name."""
-    lo, hi = exe.window()
+EXEC_PHDR_HOOK = "note PT_NOTE FLAGS(4);"
+EXEC_SECTION_HOOK = "/DISCARD/ :"
+
+
+def exec_linker_script(script, tmpdir, file_at):
+    """kvm.ld with the executable's PT_LOAD and section added at its hooks
+    (object-file images use kvm.ld unchanged)."""
+    with open(script) as f:
+        text = f.read()
+    if EXEC_PHDR_HOOK not in text or EXEC_SECTION_HOOK not in text:
+        die(f"{script} lacks the hooks for executable images; reinstall anykern")
+    text = text.replace(EXEC_PHDR_HOOK, EXEC_PHDR_HOOK + "\n    execfile PT_LOAD FLAGS(4);", 1)
+    text = text.replace(EXEC_SECTION_HOOK, f""".ak_exec_file {file_at:#x} : {{
+        KEEP(*(.ak_exec_file))
+    }} :execfile
+    ASSERT(__image_end <= __ak_exec_window_lo,
+           "ak-bake: the image does not fit below the executable window")
+
+    {EXEC_SECTION_HOOK}""", 1)
+    out = os.path.join(tmpdir, "kvm-exec.ld")
+    with open(out, "w") as f:
+        f.write(text)
+    return out
+
+
+def exec_inputs(exe, name, tmpdir, cc, script):
+    """Link arguments that embed the executable: the linker script, the
+    window symbols and an object holding the file's bytes and name."""
+    lo, hi, file_at = exe.layout()
     asm = os.path.join(tmpdir, "exec-file.S")
     obj = os.path.join(tmpdir, "exec-file.o")
     path = os.path.abspath(exe.path).replace("\\", "\\\\").replace('"', '\\"')
     with open(asm, "w") as f:
         f.write(f""".section .ak_exec_file, "a"
-.balign 16
 .globl __ak_exec_file_start
 __ak_exec_file_start:
 .incbin "{path}"
@@ -244,8 +273,9 @@ __ak_exec_name:
     if p.returncode != 0:
         sys.stderr.write(p.stderr)
         die(f"cannot assemble the embedding of {exe.path}")
-    return [f"-Wl,--defsym=__ak_exec_window_lo={lo:#x},--defsym=__ak_exec_window_hi={hi:#x}"], \
-        [obj], (lo, hi)
+    flags = ["-Wl,-T," + exec_linker_script(script, tmpdir, file_at),
+             f"-Wl,--defsym=__ak_exec_window_lo={lo:#x},--defsym=__ak_exec_window_hi={hi:#x}"]
+    return flags, [obj], (lo, hi)
 
 
 def main():
@@ -299,16 +329,15 @@ def main():
     tmp_fd, tmp = tempfile.mkstemp(prefix=".ak-bake-", dir=os.path.dirname(out))
     os.close(tmp_fd)
     tmpdir = tempfile.mkdtemp(prefix=".ak-bake-", dir=os.path.dirname(out))
-    cmd = [cc, "-nostdlib", "-static", "-Wl,-T," + conf.values["linker-script"],
-           "-Wl,--build-id=none", "-Wl,-z,noexecstack", "-o", tmp]
+    cmd = [cc, "-nostdlib", "-static", "-Wl,--build-id=none", "-Wl,-z,noexecstack", "-o", tmp]
     inputs = args.inputs
     window = None
     if exe:
         name = os.path.basename(args.inputs[0])
-        flags, inputs, window = exec_inputs(exe, name, tmpdir, cc)
+        flags, inputs, window = exec_inputs(exe, name, tmpdir, cc, conf.values["linker-script"])
         cmd += flags
     else:
-        cmd.append("-Wl,-u,main")
+        cmd += ["-Wl,-T," + conf.values["linker-script"], "-Wl,-u,main"]
     if args.strip:
         cmd.append("-s")
     cmd += ["-Wl,--start-group"] + inputs + [conf.values[runtime_key], "-Wl,--whole-archive"]
@@ -319,9 +348,8 @@ def main():
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             if exe and "does not fit below the executable window" in p.stderr:
-                die(f"the image and {exe.path} ({len(exe.data)} bytes) do not fit below its "
-                    f"link address {window[0]:#x}; link it higher "
-                    "(-Wl,-Ttext-segment=0x1000000) or as -static-pie")
+                die(f"the image does not fit below {exe.path}'s link address {window[0]:#x}; "
+                    "link it higher (-Wl,-Ttext-segment=0x1000000) or as -static-pie")
             if "main" in re.findall(UNDEFINED, p.stderr):
                 die("the inputs define no main()")
             report_link_errors(p.stderr, args.config)

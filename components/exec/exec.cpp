@@ -254,6 +254,11 @@ extern "C" AK_EXPORT int ak_kern_exec(const void* elf, size_t len, const char* p
     }
     if (akhyp_vm_range(AKHYP_VM_EXEC_WINDOW, &p->win_lo, &p->win_hi) != 0)
         p->win_lo = p->win_hi = 0;
+    // ak-bake puts the file's bytes in the window above the segments: keep
+    // them out of user mappings.
+    uintptr_t file_at = reinterpret_cast<uintptr_t>(elf);
+    if (file_at >= p->win_lo && file_at < p->win_hi)
+        p->win_hi = file_at & ~(k_page - 1);
 
     auto loaded = load(*p, file, parsed.info, path, argv, envp);
     if (loaded.is_error()) {
