@@ -350,7 +350,7 @@ void signal_set_mask(Lwp& l, uint64_t mask) {
 
 namespace {
 bool on_stack_locked(Lwp& l, uint64_t sp) AK_REQUIRES(l.m_signals.lock) {
-    const StackT& s = l.m_signals.altstack;
+    StackT s = l.m_signals.altstack;
     if (s.ss_flags & k_ss_disable || !s.ss_size || !sp)
         return false;
     // Linux's on_sig_stack: sp in (ss_sp, ss_sp + ss_size].

@@ -52,13 +52,14 @@ uint16_t size_param(const char* name, uint16_t dflt) {
     return v.ok() && v.value() > 0 && v.value() <= 0xffff ? static_cast<uint16_t>(v.value()) : dflt;
 }
 
-Terminal& terminal_locked(Terminal& t) AK_REQUIRES(t.lock) {
+// The window size comes from the parameters on first use (the platform may
+// not be up when the globals are built).
+void terminal_ready_locked(Terminal& t) AK_REQUIRES(t.lock) {
     if (!t.ready) {
         t.winsize.ws_row = size_param("console_rows", 24);
         t.winsize.ws_col = size_param("console_cols", 80);
         t.ready = true;
     }
-    return t;
 }
 
 template <typename T> Result<void> put(void* arg, const T& v) {
@@ -118,7 +119,8 @@ public:
         switch (cmd) {
         case k_tcgets: {
             MutexGuard g(t.lock);
-            TRY(put(arg, terminal_locked(t).termios));
+            terminal_ready_locked(t);
+            TRY(put(arg, t.termios));
             return 0L;
         }
         case k_tcsets:
@@ -126,18 +128,21 @@ public:
         case k_tcsetsf: {
             Termios next = TRY(get<Termios>(arg));
             MutexGuard g(t.lock);
-            terminal_locked(t).termios = next;
+            terminal_ready_locked(t);
+            t.termios = next;
             return 0L;
         }
         case k_tiocgwinsz: {
             MutexGuard g(t.lock);
-            TRY(put(arg, terminal_locked(t).winsize));
+            terminal_ready_locked(t);
+            TRY(put(arg, t.winsize));
             return 0L;
         }
         case k_tiocswinsz: {
             Winsize next = TRY(get<Winsize>(arg));
             MutexGuard g(t.lock);
-            terminal_locked(t).winsize = next;
+            terminal_ready_locked(t);
+            t.winsize = next;
             return 0L;
         }
         case k_tiocgpgrp: {
