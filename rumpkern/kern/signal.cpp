@@ -276,8 +276,8 @@ void signal_siginfo(const SigInfo& info, Siginfo* out) {
 
 uint64_t signal_frame_mask(Lwp& l) {
     MutexGuard g(l.m_signals.lock);
-    if (l.m_signals.has_saved_mask) {
-        l.m_signals.has_saved_mask = false;
+    if (l.m_signals.has_saved_mask.load(MemoryOrder::Relaxed)) {
+        l.m_signals.has_saved_mask.store(false, MemoryOrder::Relaxed);
         return l.m_signals.saved_mask;
     }
     return l.m_signals.mask;
@@ -292,11 +292,13 @@ void signal_handler_entered(Lwp& l, int sig, const SigAction& act) {
 }
 
 void signal_syscall_exit(Lwp& l) {
+    if (AK_LIKELY(!l.m_signals.has_saved_mask.load(MemoryOrder::Relaxed)))
+        return; // every call but an interrupted rt_sigsuspend
     bool restored = false;
     {
         MutexGuard g(l.m_signals.lock);
-        if (l.m_signals.has_saved_mask) {
-            l.m_signals.has_saved_mask = false;
+        if (l.m_signals.has_saved_mask.load(MemoryOrder::Relaxed)) {
+            l.m_signals.has_saved_mask.store(false, MemoryOrder::Relaxed);
             l.m_signals.mask = l.m_signals.saved_mask;
             restored = true;
         }
@@ -472,9 +474,9 @@ void signal_suspend_mask(Lwp& l, uint64_t temporary) {
         Proc& p = l.proc();
         MutexGuard pg(p.m_signals.lock);
         MutexGuard lg(l.m_signals.lock);
-        if (!l.m_signals.has_saved_mask) {
+        if (!l.m_signals.has_saved_mask.load(MemoryOrder::Relaxed)) {
             l.m_signals.saved_mask = l.m_signals.mask;
-            l.m_signals.has_saved_mask = true;
+            l.m_signals.has_saved_mask.store(true, MemoryOrder::Relaxed);
         }
         l.m_signals.mask = temporary & ~k_sig_unblockable;
         wake = deliverable_locked(p, l) != 0;

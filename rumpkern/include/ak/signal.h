@@ -57,7 +57,9 @@ struct LwpSignals {
     // rt_sigsuspend's caller mask, restored at the end of the call or by
     // rt_sigreturn (signal_frame_mask).
     uint64_t saved_mask AK_GUARDED_BY(lock) = 0;
-    bool has_saved_mask AK_GUARDED_BY(lock) = false;
+    // Changed under lock, and only by the lwp's own thread, which may read
+    // it without the lock (signal_syscall_exit's fast path).
+    Atomic<bool> has_saved_mask{false};
     SigPending pending AK_GUARDED_BY(lock); // thread-directed
     abi::StackT altstack AK_GUARDED_BY(lock) = {0, abi::k_ss_disable, 0, 0};
     Atomic<uint64_t> user_sp{0};
