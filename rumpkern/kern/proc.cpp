@@ -149,6 +149,8 @@ Result<void> proc_set_exe_path(Proc& p, StringView path) {
 }
 
 bool proc_is_exe_link(const char* path, RefPtr<Proc>* proc) {
+    if (path[0] != '/' || path[1] != 'p') // every lookup comes here: be quick
+        return false;
     StringView s(path);
     StringView prefix("/proc/");
     StringView suffix("/exe");

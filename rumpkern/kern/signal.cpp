@@ -485,4 +485,20 @@ void signal_suspend_mask(Lwp& l, uint64_t temporary) {
         l.signal_wake();
 }
 
+Result<void> signal_call_mask_begin(const uint64_t* umask, size_t sigsetsize) {
+    if (!umask)
+        return {};
+    if (sigsetsize != sizeof(uint64_t))
+        return EINVAL;
+    uint64_t m;
+    __builtin_memcpy(&m, umask, sizeof m);
+    signal_suspend_mask(curlwp(), m);
+    return {};
+}
+
+void signal_call_mask_end(bool interrupted) {
+    if (!interrupted)
+        signal_syscall_exit(curlwp());
+}
+
 } // namespace ak

@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <doctest/doctest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <thread>
 
 // The kernel's struct sigaction (rt_sigaction), not libc's.
@@ -323,5 +325,49 @@ TEST_CASE("sigaltstack: set, query, disable, and its errors") {
         CHECK(old.ss_sp == area); // the previous one
         REQUIRE(ak_sys_sigaltstack(nullptr, &old) == 0);
         CHECK(old.ss_flags == SS_DISABLE);
+    });
+}
+
+TEST_CASE("ppoll and epoll_pwait wait with the caller's temporary mask") {
+    in_fresh_thread_and_process([](int pid) {
+        uint64_t s = bit(SIGUSR1);
+        REQUIRE(procmask(SIG_BLOCK, &s, nullptr) == 0);
+        int p[2];
+        REQUIRE(ak_sys_pipe(p) == 0);
+        pollfd pfd{p[0], POLLIN, 0};
+        timespec tmo{0, 50000000};
+        // Blocked and no temporary mask: the signal does not interrupt.
+        REQUIRE(ak_sys_kill(pid, SIGUSR1) == 0);
+        CHECK(ak_syscall(AK_SYS_ppoll, &pfd, 1, &tmo, nullptr, 8) == 0);
+        // Unblocked for the call: interrupted, and the mask is back after.
+        uint64_t none = 0;
+        CHECK(ak_syscall(AK_SYS_ppoll, &pfd, 1, &tmo, &none, 8) == -EINTR);
+        CHECK(mask_now() == s);
+        CHECK(take(s) == SIGUSR1);
+        // Not interrupted: the mask is back at once too.
+        CHECK(ak_syscall(AK_SYS_ppoll, &pfd, 1, &tmo, &none, 8) == 0);
+        CHECK(mask_now() == s);
+        CHECK(ak_syscall(AK_SYS_ppoll, &pfd, 1, &tmo, &none, 4) == -EINVAL);
+        // epoll_pwait, with the signal posted while it sleeps.
+        int ep = ak_sys_epoll_create1(0);
+        REQUIRE(ep >= 0);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        REQUIRE(ak_sys_epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0);
+        int tid = static_cast<int>(ak_sys_gettid());
+        std::atomic<int> ready{0};
+        std::thread poster([&] {
+            settle(ready);
+            REQUIRE(ak_sys_tgkill(pid, tid, SIGUSR1) == 0);
+        });
+        ready = 1;
+        epoll_event out;
+        CHECK(ak_syscall(AK_SYS_epoll_pwait, ep, &out, 1, 5000, &none, 8) == -EINTR);
+        poster.join();
+        CHECK(mask_now() == s);
+        CHECK(take(s) == SIGUSR1);
+        ak_sys_close(ep);
+        ak_sys_close(p[0]);
+        ak_sys_close(p[1]);
     });
 }

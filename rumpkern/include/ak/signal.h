@@ -183,6 +183,13 @@ int signal_take_from_set(Lwp& l, uint64_t set, SigInfo* info);
 // rt_sigsuspend: replace the mask until the end of the call (or until a
 // signal frame saves the caller's mask; signal_frame_mask).
 void signal_suspend_mask(Lwp& l, uint64_t temporary);
+// ppoll/epoll_pwait's sigmask (NULL: none): installed like rt_sigsuspend's
+// for the call.  EINVAL unless sigsetsize is 8.  After the call,
+// signal_call_mask_end restores the caller's mask at once unless the call
+// was interrupted (Linux's restore_saved_sigmask_unless), so a signal the
+// caller blocks is delivered only if it interrupted the call.
+Result<void> signal_call_mask_begin(const uint64_t* umask, size_t sigsetsize);
+void signal_call_mask_end(bool interrupted);
 // Clear l's signal wake-up unless something is deliverable.
 void signal_recalc_wake(Lwp& l);
 
