@@ -26,6 +26,10 @@ Lwp::~Lwp() {
     g_registry->remove(*this);
 }
 
+int tid_alloc() {
+    return g_next_tid.fetch_add(1);
+}
+
 void Lwp::set_proc(RefPtr<Proc> p) {
     RefPtr<Proc> old;
     {

@@ -58,6 +58,9 @@ public:
 
     // Owned by the thread-exit upcall when a client thread created it.
     bool m_from_client = false;
+    // The user-mode state of a thread running a Linux executable (owned by
+    // components/exec), or null.
+    void* m_user = nullptr;
 
     LwpSignals m_signals;
     // set_robust_list: the head the exec component walks at thread exit
@@ -115,6 +118,10 @@ public:
 inline uint64_t robust_list_head(Lwp& l) {
     return l.m_robust_head.load(MemoryOrder::Acquire);
 }
+
+// A fresh thread id (lwps made outside bind_current_thread, e.g. the
+// threads of a Linux executable).
+int tid_alloc();
 
 // Kernel threads run in the kernel process (pid 0).
 struct KThread;
