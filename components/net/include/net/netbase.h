@@ -39,7 +39,7 @@ public:
 // Sleep on cv with the net lock held (it is released while asleep), after
 // processing deferred input so nothing queued by this thread is stranded.
 // Returns EINTR / ETIMEDOUT as CondVar::wait_interruptible.
-Result<void> net_wait(CondVar& cv, int64_t deadline_ns);
+Result<void> net_wait(CondVar& cv, int64_t deadline_ns) AK_REQUIRES(net_lock());
 
 // Deferred wakeups.  A thread woken while its waker still holds the net
 // lock runs straight into that lock and sleeps again (two more futex
