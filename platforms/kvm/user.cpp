@@ -42,7 +42,8 @@ constexpr uint64_t k_cf = 0x1, k_fixed1 = 0x2, k_pf = 0x4, k_af = 0x10, k_zf = 0
                    k_ac = 0x40000, k_id = 0x200000;
 // What user mode may set (popf can change exactly these at CPL 3, IOPL 0);
 // IOPL, NT, RF, VM, VIF/VIP never reach user mode from the kernel.
-constexpr uint64_t k_user_flags = k_cf | k_pf | k_af | k_zf | k_sf | k_tf | k_df | k_of | k_ac | k_id;
+constexpr uint64_t k_user_flags =
+    k_cf | k_pf | k_af | k_zf | k_sf | k_tf | k_df | k_of | k_ac | k_id;
 
 // sysretq only to addresses below the last user page: this is Linux's
 // rule, which also keeps clear of the Intel erratum where a non-canonical
@@ -85,8 +86,10 @@ void deliver_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) 
 // kernel gets it as the #GP the user would have taken.  Returns whether
 // sysretq may be used.
 bool prepare_return(akhyp_uregs* regs) {
-    while (!canonical(regs->rip))
+    while (!canonical(regs->rip)) {
+        regs->orig_rax = ~uint64_t(0); // a fault, not a system call (no restart)
         deliver_trap(regs, 13, 0, 0);
+    }
     uint64_t flags = (regs->rflags & k_user_flags) | k_if | k_fixed1;
     bool sysret = regs->rcx == regs->rip && regs->r11 == regs->rflags && flags == regs->rflags &&
                   !(flags & k_tf) && regs->rip < k_sysret_limit;
@@ -208,8 +211,8 @@ extern "C" void akhyp_user_enter(const akhyp_uregs* regs) {
     akhyp_uregs r = *regs;
     asm volatile("cli" ::: "memory");
     user_switch_in(sched_enter_user(r.fs_base), r.fs_base);
-    asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<const uint8_t(*)[512]>(
-        sched_fpu_template())));
+    asm volatile(
+        "fxrstor64 %0" ::"m"(*reinterpret_cast<const uint8_t(*)[512]>(sched_fpu_template())));
     prepare_return(&r);
     ak_user_resume(&r);
 }
