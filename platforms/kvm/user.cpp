@@ -34,6 +34,8 @@ namespace {
 constexpr uint32_t k_msr_efer = 0xc0000080, k_msr_star = 0xc0000081, k_msr_lstar = 0xc0000082,
                    k_msr_fmask = 0xc0000084, k_msr_fs_base = 0xc0000100;
 constexpr uint64_t k_efer_sce = 0x1, k_efer_nxe = 0x800;
+constexpr uint64_t k_cr4_tsd = 0x4, k_cr4_fsgsbase = 0x10000, k_cr4_smep = 0x100000,
+                   k_cr4_smap = 0x200000, k_cr4_pke = 0x400000;
 constexpr uint64_t k_kernel_cs = 0x08, k_user_cs = 0x23, k_user_ss = 0x1b;
 
 // RFLAGS bits.
@@ -130,6 +132,13 @@ void user_init() {
     if (nx)
         efer |= k_efer_nxe;
     wrmsr(k_msr_efer, efer);
+    // The kernel touches user memory directly: no SMEP/SMAP.  User mode
+    // changes its FS base only through the kernel (no FSGSBASE), and may
+    // read the TSC.  Whatever the firmware left, these are off.
+    uint64_t cr4;
+    asm volatile("mov %%cr4, %0" : "=r"(cr4));
+    cr4 &= ~(k_cr4_tsd | k_cr4_fsgsbase | k_cr4_smep | k_cr4_smap | k_cr4_pke);
+    asm volatile("mov %0, %%cr4" ::"r"(cr4) : "memory");
     // syscall: CS = STAR[47:32] = 0x08, SS = 0x10.  sysretq: CS =
     // STAR[63:48] + 16 = 0x20 | 3, SS = STAR[63:48] + 8 = 0x18 | 3 (boot.S).
     wrmsr(k_msr_star, (uint64_t(0x10) << 48) | (k_kernel_cs << 32));
