@@ -78,6 +78,7 @@ void deliver_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) 
                 reinterpret_cast<void*>(addr), reinterpret_cast<void*>(regs->rip));
         end_user_thread();
     }
+    regs->fs_base = sched_fs_base(); // may have changed since the entry
     asm volatile("sti" ::: "memory");
     trap(regs, vector, error, addr);
     asm volatile("cli" ::: "memory");
@@ -87,10 +88,19 @@ void deliver_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) 
 // return.  A non-canonical rip would make iretq fault in ring 0: the
 // kernel gets it as the #GP the user would have taken.  Returns whether
 // sysretq may be used.
+// A pending akhyp_user_interrupt is delivered here too, as the pseudo
+// trap AKHYP_USER_TRAP_INTERRUPT.
 bool prepare_return(akhyp_uregs* regs) {
-    while (!canonical(regs->rip)) {
-        regs->orig_rax = ~uint64_t(0); // a fault, not a system call (no restart)
-        deliver_trap(regs, 13, 0, 0);
+    for (;;) {
+        if (!canonical(regs->rip)) {
+            regs->orig_rax = ~uint64_t(0); // a fault, not a system call (no restart)
+            deliver_trap(regs, 13, 0, 0);
+        } else if (sched_take_interrupt()) {
+            regs->orig_rax = ~uint64_t(0);
+            deliver_trap(regs, AKHYP_USER_TRAP_INTERRUPT, 0, 0);
+        } else {
+            break;
+        }
     }
     uint64_t flags = (regs->rflags & k_user_flags) | k_if | k_fixed1;
     bool sysret = regs->rcx == regs->rip && regs->r11 == regs->rflags && flags == regs->rflags &&
@@ -191,6 +201,16 @@ bool user_exception(TrapFrame* f, uint64_t cr2) {
     return true;
 }
 
+void user_interrupt_return(TrapFrame* f) {
+    if (!sched_take_interrupt())
+        return;
+    akhyp_uregs regs;
+    uregs_from_frame(&regs, f);
+    deliver_trap(&regs, AKHYP_USER_TRAP_INTERRUPT, 0, 0);
+    prepare_return(&regs);
+    frame_from_uregs(f, &regs);
+}
+
 } // namespace akkvm
 
 using namespace akkvm;
@@ -224,6 +244,10 @@ extern "C" void akhyp_user_enter(const akhyp_uregs* regs) {
         "fxrstor64 %0" ::"m"(*reinterpret_cast<const uint8_t(*)[512]>(sched_fpu_template())));
     prepare_return(&r);
     ak_user_resume(&r);
+}
+
+extern "C" int akhyp_user_interrupt(void* lwp) {
+    return lwp && sched_request_interrupt(lwp) ? 0 : 3; // ESRCH
 }
 
 extern "C" void akhyp_user_set_tls(uint64_t fs_base) {

@@ -41,6 +41,7 @@ extern char user_blob_start[], user_blob_end[], u_loop[], u_after_int3[], u_flag
 #define EINVAL_ 22
 #define ENOENT_ 2
 #define ENOMEM_ 12
+#define ESRCH_ 3
 #define PF_P 0x1ull
 #define PF_W 0x2ull
 #define PF_U 0x4ull
@@ -148,6 +149,7 @@ struct uthread {
     uint64_t syscall_rsp;
     uint64_t report_code, report_detail;
     int reported, exited;
+    int interrupts; /* AKHYP_USER_TRAP_INTERRUPT upcalls */
     void* cookie;
 };
 
@@ -597,6 +599,15 @@ static void on_syscall(struct akhyp_uregs* r) {
 
 static void on_trap(struct akhyp_uregs* r, int vector, uint64_t error, uint64_t addr) {
     struct uthread* t = akhyp_curlwp_get();
+    CHECK(t != 0, vector);
+    if (vector == AKHYP_USER_TRAP_INTERRUPT) {
+        /* akhyp_user_interrupt: resume where the thread was */
+        CHECK(error == 0 && addr == 0 && r->orig_rax == ~0ull, error);
+        CHECK(r->rip >= CODE && r->rip < UADDR(user_blob_end), r->rip);
+        CHECK(r->fs_base == t->fs, r->fs_base);
+        t->interrupts++;
+        return;
+    }
     if (t != &g_loop) {
         out("user-test: unexpected trap at ");
         out_hex(r->rip);
@@ -704,9 +715,28 @@ static void test_preemption(void) {
     CHECK(a1 > a0 && b1 > b0, a1 - a0);
     pass("two user threads spinning are preempted and both progress");
 
+    /* A thread spinning in ring 3 is brought back to the kernel (the way an
+     * asynchronous signal reaches it); two requests make one upcall. */
+    CHECK(akhyp_user_interrupt(&g_spin[0]) == 0, 0);
+    CHECK(akhyp_user_interrupt(&g_spin[0]) == 0, 0);
+    CHECK(akhyp_user_interrupt(&g_loop) == ESRCH_, 0); /* exited */
+    CHECK(akhyp_user_interrupt(0) == ESRCH_, 0);
+    int64_t t1 = now();
+    while (!*(volatile int*)&g_spin[0].interrupts && now() - t1 < 2000 * MS)
+        akhyp_clock_sleep(now() + 10 * MS);
+    uint64_t a2 = counters[0];
+    akhyp_clock_sleep(now() + 30 * MS);
+    CHECK(g_spin[0].interrupts == 1 && g_spin[1].interrupts == 0, g_spin[0].interrupts);
+    CHECK(counters[0] > a2, a2); /* and it spins on */
+    pass("akhyp_user_interrupt reaches a thread spinning in user mode");
+
     /* A system call that blocks lets the spinners run. */
     start_user(&g_sleeper, "usleep", u_sleeper, 4, 0x3100000000000000, 0, 0, 0x202);
+    akhyp_clock_sleep(now() + 10 * MS);
+    /* It sleeps in its upcall: the interrupt comes before user mode resumes. */
+    CHECK(akhyp_user_interrupt(&g_sleeper) == 0, 0);
     join_user(&g_sleeper);
+    CHECK(g_sleeper.interrupts == 1, g_sleeper.interrupts);
     CHECK(g_sleeper.reported && g_sleeper.report_code == 0, g_sleeper.report_code);
     CHECK(g_sleep_progress > 0, g_sleep_progress);
     pass("blocked system call: other user threads run; XMM, FS base, fpu_save/restore");
