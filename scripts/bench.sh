@@ -22,4 +22,6 @@ echo "== network (anykern loopback / shm bus vs Linux loopback) =="
 if [ -x "$dir/clients/bake/ak-bake" ] || [ -f "$dir/clients/bake/ak-bake" ]; then
   echo "== unikernel boot (hello vs the floor image), sizes, smallest -m =="
   python3 bench/boot_bench.py --build "$dir"
+  echo "== static Linux executables: null syscall in the unikernel vs the host, bake time =="
+  python3 bench/linux_bench.py --build "$dir"
 fi

@@ -502,6 +502,73 @@ size_t reply_len(const OutSlot& slot, long ret) {
     return n;
 }
 
+void build_syscall_reply(const DecodedCall& call, long ret, SyscallReply& out) {
+    int n = 1;
+    size_t total = sizeof out.head.ret;
+    for (int i = 0; i < call.nout; i++) {
+        size_t len = reply_len(call.out[i], ret);
+        out.lens[i] = static_cast<uint32_t>(len);
+        out.iov[n++] = {&out.lens[i], sizeof out.lens[i]};
+        if (len)
+            out.iov[n++] = {call.out[i].data, len};
+        total += sizeof out.lens[i] + len;
+    }
+    out.head.fh = FrameHeader{static_cast<uint32_t>(total), k_msg_syscall_reply, 0};
+    out.head.ret = ret;
+    out.iov[0] = {&out.head, sizeof out.head};
+    out.niov = n;
+}
+
+WelcomeBody make_welcome(int status, int kpid, const uint8_t* key) {
+    WelcomeBody w{};
+    w.magic = k_magic;
+    w.version = k_version;
+    w.status = status;
+    w.kpid = kpid;
+    w.max_body = static_cast<uint32_t>(k_max_body);
+    if (key)
+        memcpy(w.session_key, key, k_token_size);
+    return w;
+}
+
+int frame_read(FrameBuffer& b, FrameHeader& fh, long (*read_fn)(void*, void*, size_t), void* ctx,
+               const char*& reason, int* err) {
+    size_t need = sizeof(FrameHeader);
+    bool have_header = false;
+    for (;;) {
+        if (!have_header && b.have >= sizeof(FrameHeader)) {
+            memcpy(&fh, b.buf, sizeof fh);
+            if (fh.size > k_max_body || sizeof fh + fh.size > b.cap) {
+                reason = "frame over the size limit";
+                return -1;
+            }
+            need = sizeof fh + fh.size;
+            have_header = true;
+        }
+        if (have_header && b.have >= need)
+            return 1;
+        long n = read_fn(ctx, b.buf + b.have, b.cap - b.have);
+        if (n == -EINTR)
+            continue;
+        if (n == 0 && b.have == 0)
+            return 0;
+        if (n <= 0) {
+            reason = n == 0 ? "connection closed mid-frame" : "read error";
+            if (err)
+                *err = n == 0 ? 0 : static_cast<int>(n);
+            return -1;
+        }
+        b.have += static_cast<size_t>(n);
+    }
+}
+
+void frame_consume(FrameBuffer& b, const FrameHeader& fh) {
+    size_t used = sizeof fh + fh.size;
+    if (b.have > used)
+        memmove(b.buf, b.buf + used, b.have - used);
+    b.have -= used;
+}
+
 // --- Client side -------------------------------------------------------------
 
 namespace {

@@ -263,6 +263,40 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
 // Reply chunk lengths: how many bytes of slot to send for return value ret.
 size_t reply_len(const OutSlot& slot, long ret);
 
+// A syscall reply ready for writev: header and return value, then per
+// output slot its length and (when non-empty) its bytes.
+struct SyscallReply {
+    struct {
+        FrameHeader fh;
+        int64_t ret;
+    } head;
+    uint32_t lens[k_max_out];
+    struct iovec iov[1 + 2 * k_max_out];
+    int niov;
+};
+void build_syscall_reply(const DecodedCall& call, long ret, SyscallReply& out);
+
+// The welcome frame's body for a hello answered with status (0: accepted,
+// key = the session key; else an errno and key may be NULL).
+WelcomeBody make_welcome(int status, int kpid, const uint8_t* key);
+
+// Frames arriving on a byte stream: buf (capacity sizeof(FrameHeader) +
+// k_max_body or more) holds have bytes received so far.
+struct FrameBuffer {
+    uint8_t* buf;
+    size_t cap;
+    size_t have;
+};
+// Reads with read_fn(ctx, dst, len) (bytes read, 0 at end of stream, or
+// -errno; -EINTR is retried) until a whole frame is buffered.  Returns 1
+// with the header in fh and the frame at b.buf, 0 at an orderly end of
+// stream, -1 on an error or malformed framing (reason: a static string, or
+// for a read error the negative errno in *err).
+int frame_read(FrameBuffer& b, FrameHeader& fh, long (*read_fn)(void* ctx, void* dst, size_t len),
+               void* ctx, const char*& reason, int* err);
+// Drops the frame frame_read returned, keeping bytes that followed it.
+void frame_consume(FrameBuffer& b, const FrameHeader& fh);
+
 // --- Client side -------------------------------------------------------------
 
 struct ClientOut {

@@ -2,6 +2,7 @@
 // kernel process of its session; a watcher thread notices clients that hang
 // up while their call blocks in the kernel and interrupts that call.
 #include "akproto.h"
+#include "server_stats.h"
 #include "server.h"
 
 #include <anykern/kern.h>
@@ -80,8 +81,7 @@ struct Conn {
     int kpid = -1;
     void* lwp = nullptr;
     bool doomed = false; // guarded by g_lock
-    uint8_t* rx = nullptr;
-    size_t rx_have = 0;
+    FrameBuffer rx{nullptr, k_rx_cap, 0};
     uint8_t* out = nullptr;
     struct iovec* iov = nullptr;
 };
@@ -143,41 +143,19 @@ bool send_frame(Conn* c, uint16_t type, const void* body, size_t len) {
     return send_all(c->fd, iov, 2);
 }
 
-// Read one frame.  Returns 1 with the frame at c->rx, 0 on orderly EOF,
-// -1 on error or malformed framing (reason set).
-int read_frame(Conn* c, FrameHeader& fh, const char*& reason) {
-    size_t need = sizeof(FrameHeader);
-    bool have_header = false;
-    for (;;) {
-        if (!have_header && c->rx_have >= sizeof(FrameHeader)) {
-            memcpy(&fh, c->rx, sizeof fh);
-            if (fh.size > k_max_body) {
-                reason = "frame over the size limit";
-                return -1;
-            }
-            need = sizeof fh + fh.size;
-            have_header = true;
-        }
-        if (have_header && c->rx_have >= need)
-            return 1;
-        ssize_t n = recv(c->fd, c->rx + c->rx_have, k_rx_cap - c->rx_have, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0 && c->rx_have == 0)
-            return 0;
-        if (n <= 0) {
-            reason = n == 0 ? "connection closed mid-frame" : strerror(errno);
-            return -1;
-        }
-        c->rx_have += static_cast<size_t>(n);
-    }
+long recv_fn(void* ctx, void* dst, size_t len) {
+    ssize_t n = recv(*static_cast<int*>(ctx), dst, len, 0);
+    return n < 0 ? -errno : n;
 }
 
-void consume_frame(Conn* c, const FrameHeader& fh) {
-    size_t used = sizeof fh + fh.size;
-    if (c->rx_have > used)
-        memmove(c->rx, c->rx + used, c->rx_have - used);
-    c->rx_have -= used;
+// Read one frame.  Returns 1 with the frame at c->rx.buf, 0 on orderly EOF,
+// -1 on error or malformed framing (reason set).
+int read_frame(Conn* c, FrameHeader& fh, const char*& reason) {
+    int err = 0;
+    int r = frame_read(c->rx, fh, recv_fn, &c->fd, reason, &err);
+    if (r < 0 && err)
+        reason = strerror(-err);
+    return r;
 }
 
 // --- Handshake -------------------------------------------------------------------
@@ -190,14 +168,7 @@ bool uid_allowed(uid_t uid) {
 }
 
 bool welcome(Conn* c, int status, const uint8_t* key) {
-    WelcomeBody w{};
-    w.magic = k_magic;
-    w.version = k_version;
-    w.status = status;
-    w.kpid = c->kpid;
-    w.max_body = static_cast<uint32_t>(k_max_body);
-    if (key)
-        memcpy(w.session_key, key, k_token_size);
+    WelcomeBody w = make_welcome(status, c->kpid, key);
     return send_frame(c, k_msg_welcome, &w, sizeof w);
 }
 
@@ -216,7 +187,7 @@ int handshake(Conn* c) {
     size_t secret_len = 0;
     const char* why = fh.type != k_msg_hello
                           ? "first message is not a hello"
-                          : decode_hello(c->rx + sizeof fh, fh.size, h, secret, secret_len);
+                          : decode_hello(c->rx.buf + sizeof fh, fh.size, h, secret, secret_len);
     if (why) {
         log_msg(k_log_warn, "connection %llu: malformed hello (%s), closing",
                 (unsigned long long)c->id, why);
@@ -225,7 +196,7 @@ int handshake(Conn* c) {
     uint8_t secret_copy[k_max_secret];
     memcpy(secret_copy, secret, secret_len);
     secret = secret_copy;
-    consume_frame(c, fh);
+    frame_consume(c->rx, fh);
     if (h.version != k_version) {
         log_msg(k_log_warn, "connection %llu: protocol version %u not supported",
                 (unsigned long long)c->id, h.version);
@@ -339,26 +310,9 @@ bool serve_syscall(Conn* c, uint8_t* body, size_t size) {
         return false;
     }
     long ret = call.early_ret ? call.early_ret : ak_kern_syscall(call.nr, call.args);
-    struct {
-        FrameHeader fh;
-        int64_t ret;
-    } head;
-    uint32_t lens[k_max_out];
-    struct iovec iov[1 + 2 * k_max_out];
-    int n = 1;
-    size_t total = sizeof head.ret;
-    for (int i = 0; i < call.nout; i++) {
-        size_t len = reply_len(call.out[i], ret);
-        lens[i] = static_cast<uint32_t>(len);
-        iov[n++] = {&lens[i], sizeof lens[i]};
-        if (len)
-            iov[n++] = {call.out[i].data, len};
-        total += sizeof lens[i] + len;
-    }
-    head.fh = FrameHeader{static_cast<uint32_t>(total), k_msg_syscall_reply, 0};
-    head.ret = ret;
-    iov[0] = {&head, sizeof head};
-    return send_all(c->fd, iov, n);
+    SyscallReply reply;
+    build_syscall_reply(call, ret, reply);
+    return send_all(c->fd, reply.iov, reply.niov);
 }
 
 bool serve_proc_prepare(Conn* c, const uint8_t* body, size_t size) {
@@ -436,20 +390,13 @@ bool serve_stats(Conn* c, size_t size) {
     if (size != 0)
         return false;
     StatsBody s{};
-    struct ak_kern_memstats m {};
-    ak_kern_memstats(&m);
     {
         std::lock_guard<std::mutex> g(g_lock);
         s.connections = static_cast<uint32_t>(g_conns.size());
         s.sessions = static_cast<uint32_t>(g_sessions.size());
         s.pending_tokens = static_cast<uint32_t>(g_tokens.size());
     }
-    s.procs = static_cast<uint32_t>(ak_kern_proc_count());
-    s.mem_in_use = m.in_use;
-    s.mem_peak = m.peak;
-    s.mem_limit = m.limit;
-    int nfds = ak_kern_proc_nfds(c->kpid);
-    s.caller_nfds = nfds < 0 ? 0 : static_cast<uint32_t>(nfds);
+    fill_kernel_stats(s, c->kpid);
     return send_frame(c, k_msg_stats_reply, &s, sizeof s);
 }
 
@@ -464,7 +411,7 @@ void serve(Conn* c) {
             log_msg(k_log_info, "connection %llu: %s", (unsigned long long)c->id, reason);
             return;
         }
-        uint8_t* body = c->rx + sizeof fh;
+        uint8_t* body = c->rx.buf + sizeof fh;
         bool ok;
         switch (fh.type) {
         case k_msg_syscall:
@@ -488,12 +435,12 @@ void serve(Conn* c) {
         }
         if (!ok)
             return;
-        consume_frame(c, fh);
+        frame_consume(c->rx, fh);
     }
 }
 
 void conn_destroy(Conn* c) {
-    free(c->rx);
+    free(c->rx.buf);
     free(c->out);
     free(c->iov);
     delete c;
@@ -584,10 +531,10 @@ int spawn_connection(int fd, bool tcp) {
         return -ENOMEM;
     c->fd = fd;
     c->tcp = tcp;
-    c->rx = static_cast<uint8_t*>(aligned_alloc(64, k_rx_cap + 64 - (k_rx_cap % 64)));
+    c->rx.buf = static_cast<uint8_t*>(aligned_alloc(64, k_rx_cap + 64 - (k_rx_cap % 64)));
     c->out = static_cast<uint8_t*>(calloc(1, k_max_data + k_scratch_extra));
     c->iov = static_cast<struct iovec*>(calloc(k_max_iov, sizeof(struct iovec)));
-    if (!c->rx || !c->out || !c->iov) {
+    if (!c->rx.buf || !c->out || !c->iov) {
         conn_destroy(c);
         return -ENOMEM;
     }

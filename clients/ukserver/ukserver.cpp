@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 
 #include "akproto.h"
+#include "server_stats.h"
 
 using namespace akproto;
 
@@ -52,8 +53,7 @@ unsigned g_connections;
 struct Conn {
     int fd; // a descriptor of process 1
     int kpid = -1;
-    uint8_t* rx = nullptr;
-    size_t rx_have = 0;
+    FrameBuffer rx{nullptr, k_rx_cap, 0};
     uint8_t* out = nullptr;
     struct iovec* iov = nullptr;
 };
@@ -88,48 +88,19 @@ bool send_frame(Conn* c, uint16_t type, const void* body, size_t len) {
     return send_all(c, iov, 2);
 }
 
-// 1: a frame at c->rx; 0: orderly end; -1: error or malformed framing.
-int read_frame(Conn* c, FrameHeader& fh) {
-    size_t need = sizeof(FrameHeader);
-    bool have_header = false;
-    for (;;) {
-        if (!have_header && c->rx_have >= sizeof(FrameHeader)) {
-            memcpy(&fh, c->rx, sizeof fh);
-            if (fh.size > k_max_body)
-                return -1;
-            need = sizeof fh + fh.size;
-            have_header = true;
-        }
-        if (have_header && c->rx_have >= need)
-            return 1;
-        long n = io(AK_SYS_read, c->fd, reinterpret_cast<long>(c->rx + c->rx_have),
-                    static_cast<long>(k_rx_cap - c->rx_have));
-        if (n == -EINTR)
-            continue;
-        if (n == 0 && c->rx_have == 0)
-            return 0;
-        if (n <= 0)
-            return -1;
-        c->rx_have += static_cast<size_t>(n);
-    }
+long read_fn(void* ctx, void* dst, size_t len) {
+    return io(AK_SYS_read, *static_cast<int*>(ctx), reinterpret_cast<long>(dst),
+              static_cast<long>(len));
 }
 
-void consume_frame(Conn* c, const FrameHeader& fh) {
-    size_t used = sizeof fh + fh.size;
-    if (c->rx_have > used)
-        memmove(c->rx, c->rx + used, c->rx_have - used);
-    c->rx_have -= used;
+// 1: a frame at c->rx.buf; 0: orderly end; -1: error or malformed framing.
+int read_frame(Conn* c, FrameHeader& fh) {
+    const char* reason;
+    return frame_read(c->rx, fh, read_fn, &c->fd, reason, nullptr);
 }
 
 bool welcome(Conn* c, int status, const uint8_t* key) {
-    WelcomeBody w{};
-    w.magic = k_magic;
-    w.version = k_version;
-    w.status = status;
-    w.kpid = c->kpid;
-    w.max_body = static_cast<uint32_t>(k_max_body);
-    if (key)
-        memcpy(w.session_key, key, k_token_size);
+    WelcomeBody w = make_welcome(status, c->kpid, key);
     return send_frame(c, k_msg_welcome, &w, sizeof w);
 }
 
@@ -158,11 +129,11 @@ int handshake(Conn* c) {
     HelloBody h;
     const uint8_t* secret = nullptr;
     size_t secret_len = 0;
-    if (decode_hello(c->rx + sizeof fh, fh.size, h, secret, secret_len))
+    if (decode_hello(c->rx.buf + sizeof fh, fh.size, h, secret, secret_len))
         return -1;
     bool allowed =
         secret_equal(reinterpret_cast<const uint8_t*>(g_secret), g_secret_len, secret, secret_len);
-    consume_frame(c, fh);
+    frame_consume(c->rx, fh);
     if (h.version != k_version) {
         welcome(c, EPROTONOSUPPORT, nullptr);
         return -1;
@@ -223,45 +194,21 @@ bool serve_syscall(Conn* c, uint8_t* body, size_t size) {
         ak_kern_proc_switch(c->kpid);
         ret = ak_kern_syscall(call.nr, call.args);
     }
-    struct {
-        FrameHeader fh;
-        int64_t ret;
-    } head;
-    uint32_t lens[6];
-    struct iovec iov[1 + 2 * 6];
-    int n = 1;
-    size_t total = sizeof head.ret;
-    for (int i = 0; i < call.nout; i++) {
-        size_t len = reply_len(call.out[i], ret);
-        lens[i] = static_cast<uint32_t>(len);
-        iov[n++] = {&lens[i], sizeof lens[i]};
-        if (len)
-            iov[n++] = {call.out[i].data, len};
-        total += sizeof lens[i] + len;
-    }
-    head.fh = FrameHeader{static_cast<uint32_t>(total), k_msg_syscall_reply, 0};
-    head.ret = ret;
-    iov[0] = {&head, sizeof head};
-    return send_all(c, iov, n);
+    SyscallReply reply;
+    build_syscall_reply(call, ret, reply);
+    return send_all(c, reply.iov, reply.niov);
 }
 
 bool serve_stats(Conn* c, size_t size) {
     if (size != 0)
         return false;
     StatsBody s{};
-    struct ak_kern_memstats m {};
-    ak_kern_memstats(&m);
     akhyp_mutex_enter(&g_lock);
     s.connections = g_connections;
     for (Session& x : g_sessions)
         s.sessions += x.owners > 0;
     akhyp_mutex_exit(&g_lock);
-    s.procs = static_cast<uint32_t>(ak_kern_proc_count());
-    s.mem_in_use = m.in_use;
-    s.mem_peak = m.peak;
-    s.mem_limit = m.limit;
-    int nfds = ak_kern_proc_nfds(c->kpid);
-    s.caller_nfds = nfds < 0 ? 0 : static_cast<uint32_t>(nfds);
+    fill_kernel_stats(s, c->kpid);
     return send_frame(c, k_msg_stats_reply, &s, sizeof s);
 }
 
@@ -270,7 +217,7 @@ void serve(Conn* c) {
         FrameHeader fh;
         if (read_frame(c, fh) <= 0)
             return;
-        uint8_t* body = c->rx + sizeof fh;
+        uint8_t* body = c->rx.buf + sizeof fh;
         bool ok;
         switch (fh.type) {
         case k_msg_syscall:
@@ -292,21 +239,21 @@ void serve(Conn* c) {
         }
         if (!ok)
             return;
-        consume_frame(c, fh);
+        frame_consume(c->rx, fh);
     }
 }
 
 void connection_thread(void* arg) {
     Conn* c = static_cast<Conn*>(arg);
-    c->rx = static_cast<uint8_t*>(malloc(k_rx_cap));
+    c->rx.buf = static_cast<uint8_t*>(malloc(k_rx_cap));
     c->out = static_cast<uint8_t*>(malloc(k_max_data + 64));
     c->iov = static_cast<struct iovec*>(malloc(sizeof(struct iovec) * k_max_iov));
-    if (c->rx && c->out && c->iov && handshake(c) == 0) {
+    if (c->rx.buf && c->out && c->iov && handshake(c) == 0) {
         serve(c);
         release_session(c->kpid);
     }
     io(AK_SYS_close, c->fd, 0, 0);
-    free(c->rx);
+    free(c->rx.buf);
     free(c->out);
     free(c->iov);
     free(c);

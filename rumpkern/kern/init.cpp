@@ -6,6 +6,7 @@
 #include <ak/proc.h>
 #include <ak/string.h>
 #include <ak/thread.h>
+#include <ak/user.h>
 #include <ak/vfs.h>
 #include <anykern/kern.h>
 
@@ -13,6 +14,10 @@ extern "C" {
 extern const ak::Component* const __start_ak_components[]
     __attribute__((weak, visibility("hidden")));
 extern const ak::Component* const __stop_ak_components[]
+    __attribute__((weak, visibility("hidden")));
+extern const ak::UserUpcalls* const __start_ak_user_upcalls[]
+    __attribute__((weak, visibility("hidden")));
+extern const ak::UserUpcalls* const __stop_ak_user_upcalls[]
     __attribute__((weak, visibility("hidden")));
 }
 
@@ -26,7 +31,9 @@ void params_load();
 
 namespace {
 
-const akhyp_upcalls k_upcalls = {lwp_thread_exit_upcall, nullptr, nullptr};
+// Filled before akhyp_init; the platform keeps the pointer.  The user
+// upcalls come from the component that runs user code (ak/user.h).
+akhyp_upcalls g_upcalls = {lwp_thread_exit_upcall, nullptr, nullptr};
 Atomic<int> g_state{0}; // 0 down, 1 starting, 2 up, 3 failed
 int g_init_error = 0;
 
@@ -51,7 +58,12 @@ Result<void> run_components(InitLevel lo, InitLevel hi) {
 }
 
 Result<void> kernel_init() {
-    if (int e = akhyp_init(AK_HYPERCALL_VERSION, &k_upcalls))
+    const UserUpcalls* const* user_begin = __start_ak_user_upcalls;
+    if (user_begin && user_begin != __stop_ak_user_upcalls) {
+        g_upcalls.user_syscall = __start_ak_user_upcalls[0]->syscall;
+        g_upcalls.user_trap = __start_ak_user_upcalls[0]->trap;
+    }
+    if (int e = akhyp_init(AK_HYPERCALL_VERSION, &g_upcalls))
         return e;
     params_load();
     uint32_t seed = 0;

@@ -11,6 +11,10 @@ namespace {
 Atomic<int> g_next_tid{1000};
 }
 
+int tid_alloc() {
+    return g_next_tid.fetch_add(1);
+}
+
 Lwp::Lwp(RefPtr<Proc> proc, int tid) : m_proc(move(proc)), m_tid(tid) {}
 Lwp::~Lwp() = default;
 

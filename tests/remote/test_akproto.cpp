@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 using namespace akproto;
@@ -424,4 +426,114 @@ TEST_CASE("iov_advance drops written iovecs and trims a partly written one") {
     CHECK(iov->iov_len == 4);
     akproto::iov_advance(iov, n, 7); // the rest of b and all of c
     CHECK(n == 0);
+}
+
+namespace {
+// A byte stream handed out a few bytes at a time, then end of stream or an
+// error.
+struct Trickle {
+    std::vector<uint8_t> data;
+    size_t pos = 0;
+    size_t chunk = 3;
+    long at_end = 0; // 0: end of stream, else -errno
+    int eintrs = 0;  // -EINTR answers to give first
+};
+long trickle_read(void* ctx, void* dst, size_t len) {
+    auto* t = static_cast<Trickle*>(ctx);
+    if (t->eintrs > 0) {
+        t->eintrs--;
+        return -EINTR;
+    }
+    if (t->pos == t->data.size())
+        return t->at_end;
+    size_t n = std::min({len, t->chunk, t->data.size() - t->pos});
+    memcpy(dst, t->data.data() + t->pos, n);
+    t->pos += n;
+    return static_cast<long>(n);
+}
+void append_frame(Trickle& t, uint16_t type, const char* body) {
+    FrameHeader fh{static_cast<uint32_t>(strlen(body)), type, 0};
+    auto* p = reinterpret_cast<const uint8_t*>(&fh);
+    t.data.insert(t.data.end(), p, p + sizeof fh);
+    t.data.insert(t.data.end(), body, body + strlen(body));
+}
+} // namespace
+
+TEST_CASE("frames are reassembled from a trickling stream, one at a time") {
+    Trickle t;
+    t.eintrs = 2;
+    append_frame(t, k_msg_stats, "first");
+    append_frame(t, k_msg_bye, "second frame");
+    std::vector<uint8_t> buf(sizeof(FrameHeader) + k_max_body);
+    FrameBuffer b{buf.data(), buf.size(), 0};
+    FrameHeader fh;
+    const char* reason = nullptr;
+    REQUIRE(frame_read(b, fh, trickle_read, &t, reason, nullptr) == 1);
+    CHECK(fh.type == k_msg_stats);
+    CHECK(std::string(reinterpret_cast<char*>(b.buf) + sizeof fh, fh.size) == "first");
+    frame_consume(b, fh);
+    REQUIRE(frame_read(b, fh, trickle_read, &t, reason, nullptr) == 1);
+    CHECK(fh.type == k_msg_bye);
+    CHECK(std::string(reinterpret_cast<char*>(b.buf) + sizeof fh, fh.size) == "second frame");
+    frame_consume(b, fh);
+    CHECK(b.have == 0);
+    CHECK(frame_read(b, fh, trickle_read, &t, reason, nullptr) == 0); // orderly end
+}
+
+TEST_CASE("truncated, oversized and failing streams are errors") {
+    std::vector<uint8_t> buf(sizeof(FrameHeader) + k_max_body);
+    FrameHeader fh;
+    const char* reason = nullptr;
+    int err = 0;
+    {
+        Trickle t;
+        append_frame(t, k_msg_stats, "cut short");
+        t.data.resize(t.data.size() - 2);
+        FrameBuffer b{buf.data(), buf.size(), 0};
+        CHECK(frame_read(b, fh, trickle_read, &t, reason, &err) == -1);
+        CHECK(std::string(reason) == "connection closed mid-frame");
+    }
+    {
+        Trickle t;
+        FrameHeader big{static_cast<uint32_t>(k_max_body + 1), k_msg_syscall, 0};
+        auto* p = reinterpret_cast<const uint8_t*>(&big);
+        t.data.assign(p, p + sizeof big);
+        FrameBuffer b{buf.data(), buf.size(), 0};
+        CHECK(frame_read(b, fh, trickle_read, &t, reason, &err) == -1);
+        CHECK(std::string(reason) == "frame over the size limit");
+    }
+    {
+        Trickle t;
+        append_frame(t, k_msg_stats, "x");
+        t.data.pop_back();
+        t.at_end = -ECONNRESET;
+        FrameBuffer b{buf.data(), buf.size(), 0};
+        CHECK(frame_read(b, fh, trickle_read, &t, reason, &err) == -1);
+        CHECK(err == -ECONNRESET);
+    }
+}
+
+TEST_CASE("a syscall reply gathers the return value and each output slot") {
+    uint8_t data[16] = {1, 2, 3, 4, 5, 6, 7, 8};
+    DecodedCall call{};
+    call.nout = 1;
+    call.out[0].data = data;
+    call.out[0].size = sizeof data;
+    call.out[0].ret_unit = 1; // like read(): only ret bytes are valid
+    SyscallReply r;
+    build_syscall_reply(call, 5, r);
+    REQUIRE(r.niov == 3);
+    CHECK(r.head.ret == 5);
+    CHECK(r.head.fh.type == k_msg_syscall_reply);
+    CHECK(r.lens[0] == 5);
+    CHECK(r.iov[2].iov_base == data);
+    CHECK(r.iov[2].iov_len == 5);
+    CHECK(r.head.fh.size == sizeof(int64_t) + sizeof(uint32_t) + 5);
+    build_syscall_reply(call, -EBADF, r); // errors carry no data
+    CHECK(r.niov == 2);
+    CHECK(r.lens[0] == 0);
+    WelcomeBody w = make_welcome(EACCES, 7, nullptr);
+    CHECK(w.magic == k_magic);
+    CHECK(w.status == EACCES);
+    CHECK(w.kpid == 7);
 }

@@ -637,14 +637,17 @@ int sprintf(char* buf, const char* fmt, ...) {
 
 /* ---- POSIX I/O: the kernel's system calls ------------------------------------ */
 
-static long sys(long nr, long a0, long a1, long a2) {
-    long args[6] = {a0, a1, a2, 0, 0, 0};
+static long sys6(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+    long args[6] = {a0, a1, a2, a3, a4, a5};
     long r = ak_kern_syscall(nr, args);
     if (r < 0 && r > -4096) {
         errno = (int)-r;
         return -1;
     }
     return r;
+}
+static long sys(long nr, long a0, long a1, long a2) {
+    return sys6(nr, a0, a1, a2, 0, 0, 0);
 }
 
 int open(const char* path, int flags, ...) {
@@ -688,6 +691,54 @@ int __open64_2(const char* path, int flags) __attribute__((alias("__open_2")));
 long lseek64(int fd, long off, int whence) __attribute__((alias("lseek")));
 int fstat64(int fd, void* st) __attribute__((alias("fstat")));
 int stat64(const char* path, void* st) __attribute__((alias("stat")));
+
+/* Sockets: the kernel's stack (AF_INET, AF_UNIX).  Address and option
+ * structures are the Linux ABI, passed through untouched. */
+int socket(int domain, int type, int protocol) {
+    return (int)sys(41, domain, type, protocol);
+}
+int connect(int fd, const void* addr, unsigned len) {
+    return (int)sys(42, fd, (long)addr, len);
+}
+int accept(int fd, void* addr, unsigned* len) {
+    return (int)sys(43, fd, (long)addr, (long)len);
+}
+int accept4(int fd, void* addr, unsigned* len, int flags) {
+    return (int)sys6(288, fd, (long)addr, (long)len, flags, 0, 0);
+}
+int bind(int fd, const void* addr, unsigned len) {
+    return (int)sys(49, fd, (long)addr, len);
+}
+int listen(int fd, int backlog) {
+    return (int)sys(50, fd, backlog, 0);
+}
+int shutdown(int fd, int how) {
+    return (int)sys(48, fd, how, 0);
+}
+int getsockname(int fd, void* addr, unsigned* len) {
+    return (int)sys(51, fd, (long)addr, (long)len);
+}
+int getpeername(int fd, void* addr, unsigned* len) {
+    return (int)sys(52, fd, (long)addr, (long)len);
+}
+int setsockopt(int fd, int level, int name, const void* val, unsigned len) {
+    return (int)sys6(54, fd, level, name, (long)val, len, 0);
+}
+int getsockopt(int fd, int level, int name, void* val, unsigned* len) {
+    return (int)sys6(55, fd, level, name, (long)val, (long)len, 0);
+}
+long sendto(int fd, const void* buf, size_t n, int flags, const void* addr, unsigned len) {
+    return sys6(44, fd, (long)buf, (long)n, flags, (long)addr, len);
+}
+long recvfrom(int fd, void* buf, size_t n, int flags, void* addr, unsigned* len) {
+    return sys6(45, fd, (long)buf, (long)n, flags, (long)addr, (long)len);
+}
+long send(int fd, const void* buf, size_t n, int flags) {
+    return sendto(fd, buf, n, flags, 0, 0);
+}
+long recv(int fd, void* buf, size_t n, int flags) {
+    return recvfrom(fd, buf, n, flags, 0, 0);
+}
 
 int unlink(const char* path) {
     return (int)sys(87, (long)path, 0, 0);

@@ -39,6 +39,9 @@ public:
 
     // Owned by the thread-exit upcall when a client thread created it.
     bool m_from_client = false;
+    // The user-mode state of a thread running a Linux executable (owned by
+    // components/exec), or null.
+    void* m_user = nullptr;
 
 private:
     friend class CondVar;
@@ -63,6 +66,10 @@ inline Proc& curproc() {
 inline const Cred& curcred() {
     return curlwp().cred();
 }
+
+// A fresh thread id (lwps made outside bind_current_thread, e.g. the
+// threads of a Linux executable).
+int tid_alloc();
 
 // Kernel threads run in the kernel process (pid 0).
 struct KThread;
