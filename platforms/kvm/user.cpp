@@ -4,14 +4,15 @@
 // and exceptions, whose stubs (entry.S) move the frame from the IST stack
 // to the top of the thread's kernel stack (ak_kstack_top, set on every
 // thread switch).  Interrupts from user mode are handled like any other
-// (the timer preempts a thread spinning in ring 3); exceptions the
-// platform does not resolve (demand-zero page faults) go to the kernel's
-// user_trap upcall.  Both upcalls run with interrupts on and may block.
+// (the timer preempts a thread spinning in ring 3); exceptions go to the
+// kernel's user_trap upcall, except page faults the platform resolves
+// (first touches of demand-zero pages, vm.cpp).  Both upcalls run with
+// interrupts on and may block.
 //
 // The way back: a thread's user registers live in a struct akhyp_uregs on
-// its kernel stack; before returning, ak_user_prepare_return reduces
-// rflags to the bits user mode may set and picks sysretq (the registers
-// are what `syscall` left: rcx == rip, r11 == rflags) or iretq.
+// its kernel stack; before returning, prepare_return reduces rflags to the
+// bits user mode may set and picks sysretq (the registers are what
+// `syscall` left: rcx == rip, r11 == rflags) or iretq.
 //
 // FPU/SSE: the kernel and the platform never touch these registers
 // (-mgeneral-regs-only), so the live FPU state is always the user's; the
@@ -74,7 +75,8 @@ void deliver_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) 
     if (!trap) {
         kprintf("ak-kvm: thread '%s': exception %d (%s) in user mode, error 0x%lx, addr %p, "
                 "rip %p; no user_trap upcall: thread ended\n",
-                current_thread_name(), vector, exception_name(uint64_t(vector)), error,
+                current_thread_name(), vector,
+                vector < 32 ? exception_name(uint64_t(vector)) : "akhyp_user_interrupt", error,
                 reinterpret_cast<void*>(addr), reinterpret_cast<void*>(regs->rip));
         end_user_thread();
     }
@@ -86,10 +88,9 @@ void deliver_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) 
 
 // Ready regs for the return to user mode.  Interrupts off on entry and on
 // return.  A non-canonical rip would make iretq fault in ring 0: the
-// kernel gets it as the #GP the user would have taken.  Returns whether
-// sysretq may be used.
-// A pending akhyp_user_interrupt is delivered here too, as the pseudo
-// trap AKHYP_USER_TRAP_INTERRUPT.
+// kernel gets it as the #GP the user would have taken.  A pending
+// akhyp_user_interrupt is delivered here too, as the pseudo trap
+// AKHYP_USER_TRAP_INTERRUPT.  Returns whether sysretq may be used.
 bool prepare_return(akhyp_uregs* regs) {
     for (;;) {
         if (!canonical(regs->rip)) {
