@@ -232,6 +232,8 @@ extern "C" AK_EXPORT int ak_kern_exec(const void* elf, size_t len, const char* p
         return -ENOMEM;
     p->proc = caller->proc_ref();
     base_name(p->name, sizeof p->name, path);
+    // readlink("/proc/self/exe"); a relative path is not recorded (EINVAL).
+    (void)proc_set_exe_path(*p->proc, StringView(path));
     {
         MutexGuard g(running_lock());
         if (g_running) {

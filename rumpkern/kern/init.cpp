@@ -6,6 +6,7 @@
 #include <ak/proc.h>
 #include <ak/string.h>
 #include <ak/thread.h>
+#include <ak/time.h>
 #include <ak/user.h>
 #include <ak/vfs.h>
 #include <anykern/kern.h>
@@ -36,6 +37,7 @@ namespace {
 akhyp_upcalls g_upcalls = {lwp_thread_exit_upcall, nullptr, nullptr};
 Atomic<int> g_state{0}; // 0 down, 1 starting, 2 up, 3 failed
 int g_init_error = 0;
+int64_t g_boot_ns = 0;
 
 Result<void> run_components(InitLevel lo, InitLevel hi) {
     const Component* const* begin = __start_ak_components;
@@ -65,6 +67,7 @@ Result<void> kernel_init() {
     }
     if (int e = akhyp_init(AK_HYPERCALL_VERSION, &g_upcalls))
         return e;
+    g_boot_ns = monotonic_ns();
     params_load();
     uint32_t seed = 0;
     if (akhyp_getrandom(&seed, sizeof seed) == 0)
@@ -83,6 +86,10 @@ Result<void> kernel_init() {
 }
 
 } // namespace
+
+int64_t kernel_boot_ns() {
+    return g_boot_ns;
+}
 
 bool kernel_is_up() {
     return g_state.load(MemoryOrder::Acquire) == 2;

@@ -46,6 +46,10 @@ int ak_kern_proc_setcred(int pid, uint32_t uid, uint32_t gid, int ngroups,
 int ak_kern_proc_exec(int pid);
 /* Process exit: close its descriptors and remove it. */
 int ak_kern_proc_exit(int pid);
+/* Set the path readlink("/proc/<pid>/exe") reports (absolute, shorter than
+ * PATH_MAX).  The exec component calls proc_set_exe_path() directly; this
+ * is for hosts and tests. */
+int ak_kern_proc_set_exe(int pid, const char *path);
 /* Number of open descriptors of pid. */
 int ak_kern_proc_nfds(int pid);
 int ak_kern_proc_count(void);
