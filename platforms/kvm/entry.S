@@ -3,7 +3,9 @@
  *
  * Every vector runs on an IST stack so that an interrupt taken while a
  * ring-0 application runs never writes below the application's %rsp (its
- * 128-byte red zone).  Exceptions (fatal here) stay on their IST stack.
+ * 128-byte red zone).  Exceptions taken in ring 0 stay on their IST stack
+ * (they are fatal, except page faults on demand-zero user memory, which
+ * are resolved there without blocking).
  * Device/timer interrupts (vectors 32-255) copy their hardware frame from
  * IST1 to the interrupted stack, 128 bytes below the interrupted %rsp and
  * 16-byte aligned, and continue there: the handler may then switch threads
@@ -72,6 +74,12 @@ exception_common:
     /* IST2 (IST3 for NMI, #DF, #MC): 0 vector, 8 error, 16 rip, 24 cs */
     testb $3, 24(%rsp)
     jz 1f
+    cmpq $8, (%rsp) /* NMI, #DF and #MC are fatal: they stay on IST3 */
+    je 1f
+    cmpq $2, (%rsp)
+    je 1f
+    cmpq $18, (%rsp)
+    je 1f
     push %rax
     push %rbx
     mov ak_kstack_top(%rip), %rax

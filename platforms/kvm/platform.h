@@ -148,6 +148,10 @@ uint64_t sched_enter_user(uint64_t fs_base);
 void sched_set_fs_base(uint64_t fs_base);
 uint64_t sched_fs_base();
 const uint8_t* sched_fpu_template(); // fninit + default MXCSR, fxsave format
+// akhyp_user_interrupt: flag the user-mode thread whose curlwp is lwp
+// (false: none); the current thread takes (tests and clears) its flag.
+bool sched_request_interrupt(void* lwp);
+bool sched_take_interrupt(); // interrupts off
 // One waiting thread, signalled from interrupt handlers.
 struct Event {
     void* waiter;
@@ -186,6 +190,9 @@ void user_switch_in(uint64_t kstack_top, uint64_t fs_base);
 // An exception taken in user mode (on the thread's kernel stack); returns
 // false for the fatal ones (NMI, double fault, machine check).
 bool user_exception(TrapFrame* f, uint64_t cr2);
+// End of an interrupt taken in user mode (interrupts off): deliver a
+// pending akhyp_user_interrupt before user mode resumes.
+void user_interrupt_return(TrapFrame* f);
 
 // --- random.cpp ------------------------------------------------------------
 void random_init();

@@ -44,7 +44,9 @@ struct Thread {
     int64_t deadline; // k_never when not on the sleep list
     State state;
     bool timed_out, granted, joinable, has_joiner;
-    bool user; // has entered user mode (akhyp_user_enter)
+    bool user;              // has entered user mode (akhyp_user_enter)
+    bool interrupt_pending; // akhyp_user_interrupt: trap before user mode resumes
+    Thread* all_next;       // every live thread but idle (akhyp_user_interrupt finds them)
     Thread* joiner;
     void* curlwp;
     uint64_t fs_base;
@@ -61,6 +63,7 @@ Thread* g_current = &g_idle_thread;
 WaitQueue g_run_queue;
 Thread* g_sleepers;
 Thread* g_zombies; // dead detached threads, freed by the next thread to run
+Thread* g_all_threads;
 int64_t g_slice_end;
 int64_t g_timer_deadline = k_never;
 bool g_need_resched;
@@ -378,6 +381,22 @@ uint64_t sched_fs_base() {
     return g_current->fs_base;
 }
 
+bool sched_request_interrupt(void* lwp) {
+    IrqGuard guard;
+    for (Thread* t = g_all_threads; t; t = t->all_next)
+        if (t->curlwp == lwp && t->user) {
+            t->interrupt_pending = true;
+            return true;
+        }
+    return false;
+}
+
+bool sched_take_interrupt() {
+    bool pending = g_current->interrupt_pending;
+    g_current->interrupt_pending = false;
+    return pending;
+}
+
 const uint8_t* sched_fpu_template() {
     return g_fpu_template;
 }
@@ -436,6 +455,8 @@ extern "C" int akhyp_thread_create(void (*fn)(void*), void* arg, const char* nam
         *cookie = joinable ? t : nullptr;
 
     IrqGuard guard;
+    t->all_next = g_all_threads;
+    g_all_threads = t;
     make_ready(t);
     return 0;
 }
@@ -448,6 +469,11 @@ extern "C" void akhyp_thread_exit(void) {
     if (self == &g_idle_thread)
         panic("akhyp_thread_exit from the boot thread");
     self->state = State::Dead;
+    for (Thread** pp = &g_all_threads; *pp; pp = &(*pp)->all_next)
+        if (*pp == self) {
+            *pp = self->all_next;
+            break;
+        }
     if (self->joinable) {
         if (self->joiner)
             make_ready(self->joiner);

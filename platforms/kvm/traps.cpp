@@ -211,4 +211,6 @@ extern "C" void ak_irq_dispatch(TrapFrame* f) {
     if (v < 0x30 || v >= 0x40) // masked 8259 vectors only arrive spuriously
         lapic_eoi();
     sched_preempt_point();
+    if ((f->cs & 3) == 3)
+        user_interrupt_return(f);
 }

@@ -4,14 +4,15 @@
 // and exceptions, whose stubs (entry.S) move the frame from the IST stack
 // to the top of the thread's kernel stack (ak_kstack_top, set on every
 // thread switch).  Interrupts from user mode are handled like any other
-// (the timer preempts a thread spinning in ring 3); exceptions the
-// platform does not resolve (demand-zero page faults) go to the kernel's
-// user_trap upcall.  Both upcalls run with interrupts on and may block.
+// (the timer preempts a thread spinning in ring 3); exceptions go to the
+// kernel's user_trap upcall, except page faults the platform resolves
+// (first touches of demand-zero pages, vm.cpp).  Both upcalls run with
+// interrupts on and may block.
 //
 // The way back: a thread's user registers live in a struct akhyp_uregs on
-// its kernel stack; before returning, ak_user_prepare_return reduces
-// rflags to the bits user mode may set and picks sysretq (the registers
-// are what `syscall` left: rcx == rip, r11 == rflags) or iretq.
+// its kernel stack; before returning, prepare_return reduces rflags to the
+// bits user mode may set and picks sysretq (the registers are what
+// `syscall` left: rcx == rip, r11 == rflags) or iretq.
 //
 // FPU/SSE: the kernel and the platform never touch these registers
 // (-mgeneral-regs-only), so the live FPU state is always the user's; the
@@ -34,6 +35,8 @@ namespace {
 constexpr uint32_t k_msr_efer = 0xc0000080, k_msr_star = 0xc0000081, k_msr_lstar = 0xc0000082,
                    k_msr_fmask = 0xc0000084, k_msr_fs_base = 0xc0000100;
 constexpr uint64_t k_efer_sce = 0x1, k_efer_nxe = 0x800;
+constexpr uint64_t k_cr4_tsd = 0x4, k_cr4_fsgsbase = 0x10000, k_cr4_smep = 0x100000,
+                   k_cr4_smap = 0x200000, k_cr4_pke = 0x400000;
 constexpr uint64_t k_kernel_cs = 0x08, k_user_cs = 0x23, k_user_ss = 0x1b;
 
 // RFLAGS bits.
@@ -42,7 +45,8 @@ constexpr uint64_t k_cf = 0x1, k_fixed1 = 0x2, k_pf = 0x4, k_af = 0x10, k_zf = 0
                    k_ac = 0x40000, k_id = 0x200000;
 // What user mode may set (popf can change exactly these at CPL 3, IOPL 0);
 // IOPL, NT, RF, VM, VIF/VIP never reach user mode from the kernel.
-constexpr uint64_t k_user_flags = k_cf | k_pf | k_af | k_zf | k_sf | k_tf | k_df | k_of | k_ac | k_id;
+constexpr uint64_t k_user_flags =
+    k_cf | k_pf | k_af | k_zf | k_sf | k_tf | k_df | k_of | k_ac | k_id;
 
 // sysretq only to addresses below the last user page: this is Linux's
 // rule, which also keeps clear of the Intel erratum where a non-canonical
@@ -71,10 +75,12 @@ void deliver_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) 
     if (!trap) {
         kprintf("ak-kvm: thread '%s': exception %d (%s) in user mode, error 0x%lx, addr %p, "
                 "rip %p; no user_trap upcall: thread ended\n",
-                current_thread_name(), vector, exception_name(uint64_t(vector)), error,
+                current_thread_name(), vector,
+                vector < 32 ? exception_name(uint64_t(vector)) : "akhyp_user_interrupt", error,
                 reinterpret_cast<void*>(addr), reinterpret_cast<void*>(regs->rip));
         end_user_thread();
     }
+    regs->fs_base = sched_fs_base(); // may have changed since the entry
     asm volatile("sti" ::: "memory");
     trap(regs, vector, error, addr);
     asm volatile("cli" ::: "memory");
@@ -82,11 +88,21 @@ void deliver_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) 
 
 // Ready regs for the return to user mode.  Interrupts off on entry and on
 // return.  A non-canonical rip would make iretq fault in ring 0: the
-// kernel gets it as the #GP the user would have taken.  Returns whether
-// sysretq may be used.
+// kernel gets it as the #GP the user would have taken.  A pending
+// akhyp_user_interrupt is delivered here too, as the pseudo trap
+// AKHYP_USER_TRAP_INTERRUPT.  Returns whether sysretq may be used.
 bool prepare_return(akhyp_uregs* regs) {
-    while (!canonical(regs->rip))
-        deliver_trap(regs, 13, 0, 0);
+    for (;;) {
+        if (!canonical(regs->rip)) {
+            regs->orig_rax = ~uint64_t(0); // a fault, not a system call (no restart)
+            deliver_trap(regs, 13, 0, 0);
+        } else if (sched_take_interrupt()) {
+            regs->orig_rax = ~uint64_t(0);
+            deliver_trap(regs, AKHYP_USER_TRAP_INTERRUPT, 0, 0);
+        } else {
+            break;
+        }
+    }
     uint64_t flags = (regs->rflags & k_user_flags) | k_if | k_fixed1;
     bool sysret = regs->rcx == regs->rip && regs->r11 == regs->rflags && flags == regs->rflags &&
                   !(flags & k_tf) && regs->rip < k_sysret_limit;
@@ -127,6 +143,13 @@ void user_init() {
     if (nx)
         efer |= k_efer_nxe;
     wrmsr(k_msr_efer, efer);
+    // The kernel touches user memory directly: no SMEP/SMAP.  User mode
+    // changes its FS base only through the kernel (no FSGSBASE), and may
+    // read the TSC.  Whatever the firmware left, these are off.
+    uint64_t cr4;
+    asm volatile("mov %%cr4, %0" : "=r"(cr4));
+    cr4 &= ~(k_cr4_tsd | k_cr4_fsgsbase | k_cr4_smep | k_cr4_smap | k_cr4_pke);
+    asm volatile("mov %0, %%cr4" ::"r"(cr4) : "memory");
     // syscall: CS = STAR[47:32] = 0x08, SS = 0x10.  sysretq: CS =
     // STAR[63:48] + 16 = 0x20 | 3, SS = STAR[63:48] + 8 = 0x18 | 3 (boot.S).
     wrmsr(k_msr_star, (uint64_t(0x10) << 48) | (k_kernel_cs << 32));
@@ -179,6 +202,16 @@ bool user_exception(TrapFrame* f, uint64_t cr2) {
     return true;
 }
 
+void user_interrupt_return(TrapFrame* f) {
+    if (!sched_take_interrupt())
+        return;
+    akhyp_uregs regs;
+    uregs_from_frame(&regs, f);
+    deliver_trap(&regs, AKHYP_USER_TRAP_INTERRUPT, 0, 0);
+    prepare_return(&regs);
+    frame_from_uregs(f, &regs);
+}
+
 } // namespace akkvm
 
 using namespace akkvm;
@@ -208,10 +241,14 @@ extern "C" void akhyp_user_enter(const akhyp_uregs* regs) {
     akhyp_uregs r = *regs;
     asm volatile("cli" ::: "memory");
     user_switch_in(sched_enter_user(r.fs_base), r.fs_base);
-    asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<const uint8_t(*)[512]>(
-        sched_fpu_template())));
+    asm volatile(
+        "fxrstor64 %0" ::"m"(*reinterpret_cast<const uint8_t(*)[512]>(sched_fpu_template())));
     prepare_return(&r);
     ak_user_resume(&r);
+}
+
+extern "C" int akhyp_user_interrupt(void* lwp) {
+    return lwp && sched_request_interrupt(lwp) ? 0 : 3; // ESRCH
 }
 
 extern "C" void akhyp_user_set_tls(uint64_t fs_base) {

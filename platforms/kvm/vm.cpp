@@ -35,10 +35,9 @@ extern "C" [[gnu::weak]] char __ak_exec_window_hi[];
 namespace akkvm {
 namespace {
 
-constexpr uint64_t k_general_lo = uint64_t(1) << 39;                 // 512 GiB
+constexpr uint64_t k_general_lo = uint64_t(1) << 39;                         // 512 GiB
 constexpr uint64_t k_general_hi = (uint64_t(1) << 47) - (uint64_t(4) << 30); // 128 TiB - 4 GiB
 constexpr uint64_t k_2m = uint64_t(1) << 21;
-constexpr uint64_t k_4g = uint64_t(4) << 30;
 constexpr uint64_t k_sw_mapped = uint64_t(1) << 9;
 constexpr uint64_t k_sw_frame = uint64_t(1) << 10;
 constexpr int k_prot_shift = 52;

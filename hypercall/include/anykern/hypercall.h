@@ -96,7 +96,9 @@ struct akhyp_upcalls {
     /* A CPU exception in user mode that the platform did not resolve (a page
      * fault outside mapped memory or against its protection, #GP, #UD, #DE,
      * int3, ...).  vector is the x86 exception number, error its error code,
-     * addr the faulting address for page faults (CR2).  Same rules as
+     * addr the faulting address for page faults (CR2); regs->orig_rax is -1.
+     * Also the pseudo trap AKHYP_USER_TRAP_INTERRUPT (akhyp_user_interrupt),
+     * and AKHYP_USER_TRAP_NOMEM in error (below).  Same rules as
      * user_syscall: the kernel changes regs to run a signal handler, or ends
      * the thread or the whole instance. */
     void (*user_trap)(struct akhyp_uregs *regs, int vector, uint64_t error, uint64_t addr);
@@ -573,6 +575,20 @@ void akhyp_user_set_tls(uint64_t fs_base);
 #define AKHYP_USER_FPU_SIZE 512
 void akhyp_user_fpu_save(void *area);
 void akhyp_user_fpu_restore(const void *area);
+
+/*
+ * akhyp_user_interrupt: make the thread whose current-lwp pointer
+ * (akhyp_curlwp_set) is lwp, a thread that has entered user mode, come back
+ * to the kernel before it runs more user code: on that thread, before it
+ * next resumes user mode (at once if it is in user mode now: preempted or
+ * running), the platform calls user_trap(regs, AKHYP_USER_TRAP_INTERRUPT,
+ * 0, 0) with orig_rax = -1.  Several requests before that make one call.
+ * This is how asynchronous signals reach a thread that never makes a system
+ * call.  Returns 0, or ESRCH (no such thread in user mode).  Any thread may
+ * call it; does not block.
+ */
+#define AKHYP_USER_TRAP_INTERRUPT 256 /* user_trap's vector: not an x86 exception */
+int akhyp_user_interrupt(void *lwp);
 
 /*
  * Added to user_trap's error code for a page fault (vector 14) on valid
