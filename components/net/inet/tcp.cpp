@@ -11,6 +11,7 @@
 // File the application holds; it refers to a Tcb.  Everything here runs
 // under the net lock.
 #include <ak/callout.h>
+#include <ak/component.h>
 #include <ak/log.h>
 #include <ak/time.h>
 #include <ak/vector.h>
@@ -2409,6 +2410,52 @@ TcpStats tcp_stats() {
     return g_stats;
 }
 
+namespace {
+
+int64_t g_drain_ns = 2000 * k_ms; // param tcp_drain_ms
+
+// Data the application wrote that the peer has not acknowledged, or a FIN
+// still in flight.
+bool tcp_undelivered() AK_REQUIRES(net_lock()) {
+    for (auto& c : *g_all)
+        if (c.sndbuf.size() > 0 || c.state == State::FinWait1 || c.state == State::Closing ||
+            c.state == State::LastAck)
+            return true;
+    return false;
+}
+
+// Shutdown hook: an instance that stops right after its last write (a
+// unikernel powers off when main returns) would otherwise drop what is still
+// queued or unacknowledged; wait for it, at most tcp_drain_ms.
+void tcp_drain() {
+    int64_t deadline = monotonic_ns() + g_drain_ns;
+    for (;;) {
+        {
+            NetGuard g;
+            if (!tcp_undelivered())
+                return;
+        }
+        if (monotonic_ns() >= deadline) {
+            AK_LOG_INFO("tcp: shutdown with data still undelivered after %lld ms",
+                        static_cast<long long>(g_drain_ns / k_ms));
+            return;
+        }
+        akhyp_clock_sleep(monotonic_ns() + 2 * k_ms);
+    }
+}
+
+int64_t param_ms(const char* name, int64_t fallback) {
+    char buf[32];
+    if (akhyp_getparam(name, buf, sizeof buf) != 0 || buf[0] < '0' || buf[0] > '9')
+        return fallback;
+    int64_t v = 0;
+    for (char* p = buf; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (*p - '0');
+    return v * k_ms;
+}
+
+} // namespace
+
 Result<void> tcp_init() {
     g_hash = static_cast<List<Tcb, &Tcb::hash_node>*>(
         kmem_alloc(sizeof(List<Tcb, &Tcb::hash_node>) * k_hash_buckets));
@@ -2419,14 +2466,10 @@ Result<void> tcp_init() {
     if (akhyp_getrandom(g_isn_key, sizeof g_isn_key) ||
         akhyp_getrandom(g_hash_key, sizeof g_hash_key))
         return EIO;
-    char buf[32];
-    if (akhyp_getparam("tcp_msl_ms", buf, sizeof buf) == 0) {
-        int64_t v = 0;
-        for (char* p = buf; *p >= '0' && *p <= '9'; p++)
-            v = v * 10 + (*p - '0');
-        if (v > 0)
-            g_msl = v * k_ms;
-    }
+    if (int64_t msl = param_ms("tcp_msl_ms", 0); msl > 0)
+        g_msl = msl;
+    g_drain_ns = param_ms("tcp_drain_ms", g_drain_ns);
+    register_shutdown_hook("tcp drain", tcp_drain);
     return {};
 }
 
