@@ -166,6 +166,15 @@ public:
         const uint8_t* p;
         return take(pad, p);
     }
+    // A u32 and its 4 bytes of padding (a size or a count in a request).
+    bool get_u32_padded(uint32_t& out) {
+        uint32_t pad;
+        return get(out) && get(pad);
+    }
+    // A request chunk: u32 length, 4 bytes of padding, the bytes, padding to 8.
+    bool chunk(const uint8_t*& out, uint32_t& len) {
+        return get_u32_padded(len) && take(len, out) && align8();
+    }
 
 private:
     const uint8_t* m_data;
