@@ -23,6 +23,7 @@ POINTEE_SIZE = {
     'fd_set': 128, 'sigset_t': 8, 'struct rlimit': 16, 'struct sysinfo': 112,
     'struct sigaction': 152, 'struct rusage': 144, 'uint64_t': 8, 'long': 8,
     'unsigned long': 8, 'struct mmsghdr': 64, 'struct tms': 32, 'time_t': 8,
+    'struct kernel_sigaction': 32, 'stack_t': 24, 'siginfo_t': 128, 'struct timezone': 8,
 }
 
 # Kernel-side spelling of the public C types.
@@ -34,11 +35,18 @@ KERNEL_TYPE = {
     'struct timeval': 'abi::Timeval', 'struct iovec': 'abi::Iovec',
     'struct sockaddr': 'abi::Sockaddr', 'struct msghdr': 'abi::Msghdr',
     'struct pollfd': 'abi::Pollfd', 'struct epoll_event': 'abi::EpollEvent',
-    'fd_set': 'abi::FdSet', 'sigset_t': 'uint64_t',
+    'fd_set': 'abi::FdSet', 'sigset_t': 'uint64_t', 'clockid_t': 'int',
+    'struct kernel_sigaction': 'abi::KernelSigaction', 'stack_t': 'abi::StackT',
+    'siginfo_t': 'abi::Siginfo', 'struct timezone': 'abi::Timezone', 'struct rlimit': 'abi::Rlimit',
+    'struct rusage': 'abi::Rusage', 'struct sysinfo': 'abi::Sysinfo',
+    'struct robust_list_head': 'void',
 }
 
 KINDS = {'val': 0, 'str': 1, 'in': 2, 'out': 3, 'inout': 4, 'iov_in': 5, 'iov_out': 6,
-         'ioctl': 7, 'fcntl': 8, 'msg_in': 9, 'msg_out': 10}
+         'ioctl': 7, 'fcntl': 8, 'msg_in': 9, 'msg_out': 10, 'local': 11}
+# Annotations that are spelled differently in the table than in the
+# descriptors: an [unused] pointer travels as a plain value.
+ALIASES = {'unused': 'val'}
 
 
 class Arg:
@@ -61,6 +69,7 @@ class Arg:
             if kind.endswith('?'):
                 self.nullable = True
                 kind = kind[:-1]
+            kind = ALIASES.get(kind, kind)
             if kind not in KINDS:
                 raise SystemExit(f'{where}: unknown annotation {ann!r}')
             self.kind = kind
@@ -128,7 +137,8 @@ def proto_args(c):
 
 def public_header(calls):
     out = [HEADER, '#ifndef ANYKERN_SYSCALLS_H', '#define ANYKERN_SYSCALLS_H', '',
-           '#include <stddef.h>', '#include <sys/types.h>', '#include <sys/socket.h>',
+           '#include <stddef.h>', '#include <stdint.h>', '#include <sys/types.h>',
+           '#include <sys/socket.h>',
            '#include <sys/select.h>', '#include <signal.h>', '',
            '#ifdef __cplusplus', 'extern "C" {', '#endif', '']
     structs = sorted({a.pointee for c in calls for a in c.args if a.pointee.startswith('struct ')})
@@ -169,7 +179,7 @@ def client_wrappers(calls):
 
 def kernel_proto(calls):
     out = [HEADER, '#pragma once', '', '#include <ak/abi/linux.h>', '#include <ak/abi/net.h>',
-           '#include <ak/result.h>', '',
+           '#include <ak/abi/process.h>', '#include <ak/result.h>', '',
            'namespace ak::sys {', '']
     for c in calls:
         args = ', '.join(f'{a.kernel_type()}{"" if a.kernel_type().endswith("*") else " "}{a.name}'
@@ -213,6 +223,8 @@ def marshal(calls):
            '/* How each pointer argument travels in the remote protocol. */']
     for k, v in KINDS.items():
         out.append(f'#define AK_ARG_{k.upper()} {v}')
+    out += ['/* AK_ARG_LOCAL: an address the kernel uses in place in the caller\'s memory;',
+            '   a remote caller cannot make the call (answered ENOSYS, never sent). */']
     out += ['#define AK_ARGF_NULLABLE 1 /* may be NULL */',
             '#define AK_ARGF_RET 2      /* output: only the returned count is valid */',
             '#define AK_ARGF_DEREF 4    /* count is the socklen_t that argument count_arg points to',

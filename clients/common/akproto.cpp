@@ -18,6 +18,15 @@ const ak_sysmarshal* lookup(long nr) {
     return &ak_sysmarshal_table[nr];
 }
 
+// A call with an argument the kernel uses in place in the caller's memory
+// (futex, set_robust_list, ...) cannot be made remotely.
+bool local_only(const ak_sysmarshal& m) {
+    for (int i = 0; i < m.nargs && i < 6; i++)
+        if (m.args[i].kind == AK_ARG_LOCAL)
+            return true;
+    return false;
+}
+
 // Element count of a buffer argument (a constant or another argument's value).
 uint64_t element_count(const ak_sysarg_desc& d, const long* args) {
     if (d.count_arg >= 0 && d.count_arg < 6)
@@ -86,7 +95,31 @@ bool ioctl_arg(unsigned long request, IoctlArg& out) {
         return true;
     case k_fioclex:
     case k_fionclex:
+    case k_tcsbrk:
+    case k_tcxonc:
+    case k_tcflsh:
         out = {k_ioctl_none, 0};
+        return true;
+    // Terminals (the console): kernel struct termios, struct winsize, pid_t.
+    case k_tcgets:
+        out = {k_ioctl_out, k_termios_size};
+        return true;
+    case k_tcsets:
+    case k_tcsetsw:
+    case k_tcsetsf:
+        out = {k_ioctl_in, k_termios_size};
+        return true;
+    case k_tiocgwinsz:
+        out = {k_ioctl_out, k_winsize_size};
+        return true;
+    case k_tiocswinsz:
+        out = {k_ioctl_in, k_winsize_size};
+        return true;
+    case k_tiocgpgrp:
+        out = {k_ioctl_out, sizeof(int)};
+        return true;
+    case k_tiocspgrp:
+        out = {k_ioctl_in, sizeof(int)};
         return true;
     case k_siocgifconf:
     case AK_SIOCGRTTAB:
@@ -154,7 +187,7 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
     for (int i = 0; i < 6; i++)
         out.args[i] = static_cast<long>(head.args[i]);
     const ak_sysmarshal* m = lookup(head.nr);
-    if (!m) {
+    if (!m || local_only(*m)) {
         out.early_ret = -ENOSYS;
         return r.remaining() ? "data after unknown syscall" : nullptr;
     }
@@ -626,7 +659,7 @@ private:
 long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], ClientCall& call) {
     call.nout = 0;
     const ak_sysmarshal* m = lookup(nr);
-    if (!m)
+    if (!m || local_only(*m))
         return -ENOSYS;
     Writer w(buf, cap);
     FrameHeader fh{0, k_msg_syscall, 0};

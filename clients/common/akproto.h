@@ -200,9 +200,22 @@ constexpr unsigned long k_siocoutq = 0x5411;
 constexpr unsigned long k_siocaddrt = 0x890b;
 constexpr unsigned long k_siocdelrt = 0x890c;
 constexpr unsigned long k_siocgifconf = 0x8912;
+constexpr unsigned long k_tcgets = 0x5401;
+constexpr unsigned long k_tcsets = 0x5402;
+constexpr unsigned long k_tcsetsw = 0x5403;
+constexpr unsigned long k_tcsetsf = 0x5404;
+constexpr unsigned long k_tcsbrk = 0x5409;
+constexpr unsigned long k_tcxonc = 0x540a;
+constexpr unsigned long k_tcflsh = 0x540b;
+constexpr unsigned long k_tiocgpgrp = 0x540f;
+constexpr unsigned long k_tiocspgrp = 0x5410;
+constexpr unsigned long k_tiocgwinsz = 0x5413;
+constexpr unsigned long k_tiocswinsz = 0x5414;
 
 // Sizes of the nested structures (x86-64).
 constexpr size_t k_ifreq_size = 40;
+constexpr size_t k_termios_size = 36; // the kernel's struct termios (19 control chars)
+constexpr size_t k_winsize_size = 8;
 constexpr size_t k_ifconf_size = 16; // int len, int pad, void *buf
 constexpr size_t k_rtentry_size = 120;
 constexpr size_t k_rtentry_dev_off = 88; // char *rt_dev (offsetof on x86-64)

@@ -115,6 +115,7 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static long g_counter;
 static int g_turn;
+static long g_order[NTHREADS];
 
 static void *worker(void *arg)
 {
@@ -127,8 +128,7 @@ static void *worker(void *arg)
     pthread_mutex_lock(&g_lock);
     while (g_turn != id)
         pthread_cond_wait(&g_cv, &g_lock);
-    printf("thread %ld finished in turn\n", id);
-    g_turn++;
+    g_order[g_turn++] = id;
     pthread_cond_broadcast(&g_cv);
     pthread_mutex_unlock(&g_lock);
     return (void *)(id * 10);
@@ -145,7 +145,8 @@ static void threads(void)
         pthread_join(t[i], &r);
         sum += (long)r;
     }
-    printf("counter %ld, join results %ld\n", g_counter, sum);
+    printf("counter %ld, join results %ld, turns taken by threads %ld %ld %ld %ld\n", g_counter,
+           sum, g_order[0], g_order[1], g_order[2], g_order[3]);
     CHECK(g_counter == (long)ROUNDS * (1 + 2 + 3 + 4), "counter under the mutex");
 }
 

@@ -15,6 +15,7 @@
 #define CR0_PE 0x00000001
 #define CR0_MP 0x00000002
 #define CR0_EM 0x00000004
+#define CR0_NE 0x00000020
 #define CR0_WP 0x00010000
 #define CR0_PG 0x80000000
 #define CR4_PAE 0x00000020
@@ -88,7 +89,7 @@ ak_pvh_entry:
     wrmsr
     mov %cr0, %eax
     and $~CR0_EM, %eax
-    or $(CR0_PE | CR0_MP | CR0_WP | CR0_PG), %eax
+    or $(CR0_PE | CR0_MP | CR0_NE | CR0_WP | CR0_PG), %eax
     mov %eax, %cr0
 
     lgdt ak_gdt_ptr
@@ -117,8 +118,12 @@ ak_pvh_entry:
 ak_gdt:
     .quad 0                  /* 0x00 null */
     .quad 0x00af9a000000ffff /* 0x08 64-bit code, ring 0 */
-    .quad 0x00cf92000000ffff /* 0x10 data */
-    .quad 0, 0               /* 0x18 TSS, filled in by traps.cpp */
+    .quad 0x00cf92000000ffff /* 0x10 data, ring 0 */
+    /* syscall/sysret need this order (IA32_STAR, user.cpp): user data at
+     * STAR[63:48] + 8, user 64-bit code at STAR[63:48] + 16. */
+    .quad 0x00cff2000000ffff /* 0x18 data, ring 3 (selector 0x1b) */
+    .quad 0x00affa000000ffff /* 0x20 64-bit code, ring 3 (selector 0x23) */
+    .quad 0, 0               /* 0x28 TSS, filled in by traps.cpp */
 ak_gdt_end:
     .p2align 4
     .globl ak_gdt_ptr

@@ -3,11 +3,18 @@
  *
  * Every vector runs on an IST stack so that an interrupt taken while a
  * ring-0 application runs never writes below the application's %rsp (its
- * 128-byte red zone).  Exceptions (fatal here) stay on their IST stack.
+ * 128-byte red zone).  Exceptions taken in ring 0 stay on their IST stack
+ * (they are fatal, except page faults on demand-zero user memory, which
+ * are resolved there without blocking).
  * Device/timer interrupts (vectors 32-255) copy their hardware frame from
  * IST1 to the interrupted stack, 128 bytes below the interrupted %rsp and
  * 16-byte aligned, and continue there: the handler may then switch threads
  * (preemption) without the IST stack being reused under it.
+ *
+ * Anything taken in user mode (ring 3: the saved CS has RPL 3) moves its
+ * frame to the top of the thread's kernel stack instead (ak_kstack_top,
+ * kept by the scheduler): the user stack is never written, and a user
+ * exception may block in its upcall without holding the IST stack.
  */
 
 #define PUSH_GPRS \
@@ -16,6 +23,20 @@
 #define POP_GPRS \
     pop %r15; pop %r14; pop %r13; pop %r12; pop %r11; pop %r10; pop %r9; pop %r8; \
     pop %rdi; pop %rsi; pop %rbp; pop %rdx; pop %rcx; pop %rbx; pop %rax
+
+/* Copy the 9 words at %rsp (saved %rbx, %rax, then vector, error code
+ * and the hardware frame) to just below %rax (16-byte aligned) and go on
+ * there with %rax and %rbx restored: the stack then holds vector, error,
+ * rip, cs, rflags, rsp, ss, as on the IST stack. */
+.macro move_frame_to_rax
+    .irp off, 64, 56, 48, 40, 32, 24, 16, 8, 0
+    mov \off(%rsp), %rbx
+    mov %rbx, (\off - 72)(%rax)
+    .endr
+    lea -72(%rax), %rsp
+    pop %rbx
+    pop %rax
+.endm
 
     .text
 
@@ -50,7 +71,20 @@ ak_irq_stubs:
     .endr
 
 exception_common:
-    cld
+    /* IST2 (IST3 for NMI, #DF, #MC): 0 vector, 8 error, 16 rip, 24 cs */
+    testb $3, 24(%rsp)
+    jz 1f
+    cmpq $8, (%rsp) /* NMI, #DF and #MC are fatal: they stay on IST3 */
+    je 1f
+    cmpq $2, (%rsp)
+    je 1f
+    cmpq $18, (%rsp)
+    je 1f
+    push %rax
+    push %rbx
+    mov ak_kstack_top(%rip), %rax
+    move_frame_to_rax
+1:  cld
     PUSH_GPRS
     mov %rsp, %rdi
     call ak_exception
@@ -62,17 +96,15 @@ irq_common:
     /* IST1: 0 vector, 8 error, 16 rip, 24 cs, 32 rflags, 40 rsp, 48 ss */
     push %rax
     push %rbx
+    testb $3, 40(%rsp)
+    jnz 1f
     mov 56(%rsp), %rax
     sub $128, %rax
     and $~15, %rax
-    .irp off, 64, 56, 48, 40, 32, 24, 16, 8, 0
-    mov \off(%rsp), %rbx
-    mov %rbx, (\off - 72)(%rax)
-    .endr
-    lea -72(%rax), %rsp
-    pop %rbx
-    pop %rax
-    /* Now on the interrupted stack, same layout as on IST1. */
+    jmp 2f
+1:  mov ak_kstack_top(%rip), %rax /* from user mode: the kernel stack */
+2:  move_frame_to_rax
+    /* Now on the interrupted (or kernel) stack, same layout as on IST1. */
     cld
     PUSH_GPRS
     mov %rsp, %rdi

@@ -1,8 +1,9 @@
 // Physical pages and akhyp_malloc.
 //
 // Pages: one bit per 4 KiB page from 0 to the top of RAM (1 = in use or not
-// RAM), next-fit search.  Memory below 1 MiB (firmware, PVH start_info) and
-// the image itself are never handed out.
+// RAM), next-fit search.  Memory below 1 MiB (firmware, PVH start_info),
+// the image itself and the executable window (vm.cpp: the identity pages
+// a fixed-address executable is loaded into) are never handed out.
 //
 // malloc: power-of-two size classes 16..2048 bytes carved from pages, one
 // free list per class; larger requests take whole pages.  An object of
@@ -109,6 +110,24 @@ int size_shift(size_t size) {
     return s;
 }
 
+// The executable window must be 2 MiB aligned RAM above the image and
+// below 4 GiB (the boot map's reach): ak-bake's contract (docs/kvm.md).
+void check_window(const MemoryRange* ram, size_t n, uint64_t lo, uint64_t hi) {
+    constexpr uint64_t k_2m = uint64_t(1) << 21;
+    if (lo >= hi || (lo & (k_2m - 1)) || (hi & (k_2m - 1)) || hi > (uint64_t(4) << 30))
+        panic("executable window [%p, %p) is not 2 MiB aligned below 4 GiB",
+              reinterpret_cast<void*>(lo), reinterpret_cast<void*>(hi));
+    if (uint64_t(__image_end) > lo)
+        panic("the image (ends at %p) overlaps the executable window [%p, %p): it must lie "
+              "below it",
+              __image_end, reinterpret_cast<void*>(lo), reinterpret_cast<void*>(hi));
+    for (size_t i = 0; i < n; i++)
+        if (ram[i].base <= lo && hi <= ram[i].base + ram[i].size)
+            return;
+    panic("executable window [%p, %p) is not RAM (give the guest more memory)",
+          reinterpret_cast<void*>(lo), reinterpret_cast<void*>(hi));
+}
+
 } // namespace
 
 void memory_init(const MemoryRange* ram, size_t n) {
@@ -121,14 +140,19 @@ void memory_init(const MemoryRange* ram, size_t n) {
             g_top = ram[i].base + ram[i].size;
     g_npages = g_top / k_page_size;
     size_t bitmap_bytes = ((g_npages + 63) / 64) * 8 + g_npages;
+    uint64_t win_lo = 0, win_hi = 0;
+    if (exec_window(&win_lo, &win_hi))
+        check_window(ram, n, win_lo, win_hi);
 
-    // The bitmap goes at the start of the first range (above the image) big
-    // enough for it.
+    // The bitmap goes at the start of the first range (above the image and
+    // the executable window) big enough for it.
     for (size_t i = 0; i < n && !g_bitmap; i++) {
         uint64_t b = ram[i].base < low ? low : ram[i].base;
         if (b < img_hi && ram[i].base + ram[i].size > img_lo)
             b = img_hi;
         b = (b + k_page_size - 1) & ~(k_page_size - 1);
+        if (b < win_hi && b + bitmap_bytes > win_lo)
+            b = win_hi;
         if (b + bitmap_bytes <= ram[i].base + ram[i].size &&
             b + bitmap_bytes <= (uint64_t(4) << 30))
             g_bitmap = reinterpret_cast<uint64_t*>(b);
@@ -150,6 +174,8 @@ void memory_init(const MemoryRange* ram, size_t n) {
         mark(lo / k_page_size, (hi + k_page_size - 1) / k_page_size - lo / k_page_size, true);
     };
     reserve(img_lo, img_hi);
+    if (win_hi)
+        reserve(win_lo, win_hi);
     reserve(uint64_t(g_bitmap), uint64_t(g_bitmap) + bitmap_bytes);
     for (size_t i = 0; i < g_npages; i++)
         g_free_pages += !page_used(i);

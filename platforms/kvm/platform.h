@@ -110,6 +110,8 @@ void traps_init();
 using IrqHandler = void (*)(TrapFrame*);
 void irq_set_handler(unsigned vector, IrqHandler handler);
 void print_backtrace(uint64_t rbp);
+const char* exception_name(uint64_t vector);
+void tss_set_rsp0(uint64_t rsp0);
 
 // --- memory.cpp ------------------------------------------------------------
 struct MemoryRange {
@@ -139,6 +141,17 @@ void sched_preempt_point();   // end of an interrupt: switch if a slice ran out
 const char* current_thread_name();
 [[noreturn]] void sched_idle_loop();
 void sched_set_upcalls(const akhyp_upcalls* upcalls);
+// User mode (user.cpp): the calling thread enters user mode for the
+// first time (returns its kernel stack top; panics on the idle thread),
+// and its FS base.
+uint64_t sched_enter_user(uint64_t fs_base);
+void sched_set_fs_base(uint64_t fs_base);
+uint64_t sched_fs_base();
+const uint8_t* sched_fpu_template(); // fninit + default MXCSR, fxsave format
+// akhyp_user_interrupt: flag the user-mode thread whose curlwp is lwp
+// (false: none); the current thread takes (tests and clears) its flag.
+bool sched_request_interrupt(void* lwp);
+bool sched_take_interrupt(); // interrupts off
 // One waiting thread, signalled from interrupt handlers.
 struct Event {
     void* waiter;
@@ -151,6 +164,35 @@ void event_signal(Event* e); // interrupts off (an interrupt handler)
 void bus_init();                                // after sched_init: I/O APICs, the interrupt thread
 bool range_is_ram(uint64_t base, uint64_t len); // memory.cpp
 void map_device(uint64_t base, uint64_t end);   // memory.cpp: uncached, above 4 GiB too
+
+// --- vm.cpp ----------------------------------------------------------------
+// The user address space (hypercall user group): page tables of the general
+// area, the executable window.
+constexpr uint64_t k_pte_present = 0x1, k_pte_write = 0x2, k_pte_user = 0x4, k_pte_large = 0x80;
+constexpr uint64_t k_pte_nx = uint64_t(1) << 63;
+constexpr uint64_t k_pte_addr = 0x000ffffffffff000ull;
+constexpr uint64_t k_pf_present = 0x1, k_pf_write = 0x2, k_pf_user = 0x4, k_pf_fetch = 0x10;
+// The executable window [lo, hi) from the image's __ak_exec_window_lo/_hi
+// symbols; false when the image defines none.
+bool exec_window(uint64_t* lo, uint64_t* hi);
+void vm_init(bool nx); // after memory_init: user bits of the identity map's upper levels
+enum class FaultResult { NotMapped, Denied, NoMemory, Resolved };
+// A page fault at addr with the CPU's error code; interrupts off.  Resolves
+// first touches of demand-zero pages (any CPL) and stale TLB entries.
+FaultResult vm_resolve_fault(uint64_t addr, uint64_t error);
+
+// --- user.cpp --------------------------------------------------------------
+void user_init(); // after memory_init and sched_init: syscall MSRs, NX
+void user_set_upcalls(uint32_t version, const akhyp_upcalls* upcalls);
+// On every thread switch, for the incoming thread: the top of its kernel
+// stack when it has entered user mode (0 otherwise) and its FS base.
+void user_switch_in(uint64_t kstack_top, uint64_t fs_base);
+// An exception taken in user mode (on the thread's kernel stack); returns
+// false for the fatal ones (NMI, double fault, machine check).
+bool user_exception(TrapFrame* f, uint64_t cr2);
+// End of an interrupt taken in user mode (interrupts off): deliver a
+// pending akhyp_user_interrupt before user mode resumes.
+void user_interrupt_return(TrapFrame* f);
 
 // --- random.cpp ------------------------------------------------------------
 void random_init();

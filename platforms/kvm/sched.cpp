@@ -9,7 +9,10 @@
 // Waiting is by direct handoff: an unlocking thread grants the lock to the
 // first waiter, so a woken waiter never has to compete again.
 // FPU/SSE state is saved with fxsave on every switch, since application
-// code (not kernel code) may have live XMM state when it is preempted.
+// code (not kernel code) may have live XMM state when it is preempted:
+// a ring-0 application, or a thread in user mode, whose state stays live
+// through its system calls (docs/kvm.md, "User mode").  The FS base is
+// per thread too (the user's TLS pointer).
 #include "platform.h"
 
 extern "C" void ak_switch_stack(uint64_t* save_sp, uint64_t new_sp);
@@ -41,8 +44,12 @@ struct Thread {
     int64_t deadline; // k_never when not on the sleep list
     State state;
     bool timed_out, granted, joinable, has_joiner;
+    bool user;              // has entered user mode (akhyp_user_enter)
+    bool interrupt_pending; // akhyp_user_interrupt: trap before user mode resumes
+    Thread* all_next;       // every live thread but idle (akhyp_user_interrupt finds them)
     Thread* joiner;
     void* curlwp;
+    uint64_t fs_base;
     void (*fn)(void*);
     void* arg;
     uint8_t* stack;
@@ -56,6 +63,7 @@ Thread* g_current = &g_idle_thread;
 WaitQueue g_run_queue;
 Thread* g_sleepers;
 Thread* g_zombies; // dead detached threads, freed by the next thread to run
+Thread* g_all_threads;
 int64_t g_slice_end;
 int64_t g_timer_deadline = k_never;
 bool g_need_resched;
@@ -146,6 +154,10 @@ void reap_zombies() {
     }
 }
 
+uint64_t stack_top(const Thread* t) {
+    return reinterpret_cast<uint64_t>(t->stack) + t->stack_pages * k_page_size;
+}
+
 // Interrupts are off.  The caller has set g_current's state and, if it is
 // Ready, queued it.
 void schedule() {
@@ -164,6 +176,7 @@ void schedule() {
     g_slice_end = monotonic_ns() + k_slice_ns;
     rearm();
     asm volatile("fxsave64 %0" : "=m"(prev->fpu));
+    user_switch_in(next->user ? stack_top(next) : 0, next->fs_base);
     ak_switch_stack(&prev->sp, next->sp);
     // prev runs again here
     asm volatile("fxrstor64 %0" ::"m"(prev->fpu));
@@ -350,6 +363,44 @@ void sched_set_upcalls(const akhyp_upcalls* upcalls) {
     g_upcalls = upcalls;
 }
 
+uint64_t sched_enter_user(uint64_t fs_base) {
+    IrqGuard guard;
+    Thread* self = g_current;
+    if (self == &g_idle_thread)
+        panic("akhyp_user_enter from the boot thread");
+    self->user = true;
+    self->fs_base = fs_base;
+    return stack_top(self);
+}
+
+void sched_set_fs_base(uint64_t fs_base) {
+    g_current->fs_base = fs_base;
+}
+
+uint64_t sched_fs_base() {
+    return g_current->fs_base;
+}
+
+bool sched_request_interrupt(void* lwp) {
+    IrqGuard guard;
+    for (Thread* t = g_all_threads; t; t = t->all_next)
+        if (t->curlwp == lwp && t->user) {
+            t->interrupt_pending = true;
+            return true;
+        }
+    return false;
+}
+
+bool sched_take_interrupt() {
+    bool pending = g_current->interrupt_pending;
+    g_current->interrupt_pending = false;
+    return pending;
+}
+
+const uint8_t* sched_fpu_template() {
+    return g_fpu_template;
+}
+
 } // namespace akkvm
 
 using namespace akkvm;
@@ -404,6 +455,8 @@ extern "C" int akhyp_thread_create(void (*fn)(void*), void* arg, const char* nam
         *cookie = joinable ? t : nullptr;
 
     IrqGuard guard;
+    t->all_next = g_all_threads;
+    g_all_threads = t;
     make_ready(t);
     return 0;
 }
@@ -416,6 +469,11 @@ extern "C" void akhyp_thread_exit(void) {
     if (self == &g_idle_thread)
         panic("akhyp_thread_exit from the boot thread");
     self->state = State::Dead;
+    for (Thread** pp = &g_all_threads; *pp; pp = &(*pp)->all_next)
+        if (*pp == self) {
+            *pp = self->all_next;
+            break;
+        }
     if (self->joinable) {
         if (self->joiner)
             make_ready(self->joiner);

@@ -92,6 +92,7 @@ extern "C" [[noreturn]] void ak_kvm_start(uint32_t start_info_paddr) {
     acpi_init(si->rsdp_paddr);
     clock_init();
     sched_init();
+    user_init();
     bus_init();
     random_init();
     size_t len;
@@ -112,9 +113,10 @@ extern "C" int akhyp_init(uint32_t version, const akhyp_upcalls* upcalls) {
         return 22; // EINVAL
     g_kernel_upcalls = upcalls;
     sched_set_upcalls(upcalls);
+    user_set_upcalls(version, upcalls);
     return 0;
 }
 
 extern "C" uint32_t akhyp_groups(void) {
-    return AKHYP_GROUP_CORE | AKHYP_GROUP_BUS;
+    return AKHYP_GROUP_CORE | AKHYP_GROUP_BUS | AKHYP_GROUP_USER;
 }

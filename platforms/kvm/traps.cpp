@@ -69,9 +69,11 @@ const char* const k_exception_names[32] = {"divide error",
                                            "security",
                                            "reserved"};
 
-void set_gate(unsigned vector, const void* stub, uint8_t ist) {
+// type 0x8e: present interrupt gate, DPL 0; 0xee: DPL 3, which user mode
+// may reach with an int instruction (int3).
+void set_gate(unsigned vector, const void* stub, uint8_t ist, uint8_t type = 0x8e) {
     auto a = reinterpret_cast<uint64_t>(stub);
-    g_idt[vector] = IdtEntry{uint16_t(a), 0x08, ist, 0x8e, uint16_t(a >> 16), uint32_t(a >> 32), 0};
+    g_idt[vector] = IdtEntry{uint16_t(a), 0x08, ist, type, uint16_t(a >> 16), uint32_t(a >> 32), 0};
 }
 
 // The 8259 PICs exist on pc/q35 (and microvm by default): move them off the
@@ -114,13 +116,16 @@ void traps_init() {
     g_tss.iomap_base = sizeof(Tss);
     auto base = reinterpret_cast<uint64_t>(&g_tss);
     uint64_t limit = sizeof(Tss) - 1;
-    ak_gdt[3] = (limit & 0xffff) | (base & 0xffffff) << 16 | uint64_t(0x89) << 40 |
+    ak_gdt[5] = (limit & 0xffff) | (base & 0xffffff) << 16 | uint64_t(0x89) << 40 |
                 ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
-    ak_gdt[4] = base >> 32;
-    asm volatile("ltr %w0" ::"r"(0x18));
+    ak_gdt[6] = base >> 32;
+    asm volatile("ltr %w0" ::"r"(0x28));
 
+    // Every vector has an IST stack (docs/kvm.md), so the CPU never uses
+    // TSS.RSP0; entries from user mode move to the kernel stack themselves.
     for (unsigned v = 0; v < 32; v++)
-        set_gate(v, ak_exception_stubs + 16 * v, v == 2 || v == 8 || v == 18 ? 3 : 2);
+        set_gate(v, ak_exception_stubs + 16 * v, v == 2 || v == 8 || v == 18 ? 3 : 2,
+                 v == 3 ? 0xee : 0x8e);
     for (unsigned v = 32; v < 256; v++)
         set_gate(v, ak_irq_stubs + 16 * (v - 32), 1);
     struct [[gnu::packed]] {
@@ -128,6 +133,14 @@ void traps_init() {
         uint64_t base;
     } idtr{sizeof g_idt - 1, reinterpret_cast<uint64_t>(g_idt)};
     asm volatile("lidt %0" ::"m"(idtr));
+}
+
+const char* exception_name(uint64_t vector) {
+    return k_exception_names[vector & 31];
+}
+
+void tss_set_rsp0(uint64_t rsp0) {
+    g_tss.rsp[0] = rsp0;
 }
 
 void irq_set_handler(unsigned vector, IrqHandler handler) {
@@ -140,11 +153,30 @@ void irq_set_handler(unsigned vector, IrqHandler handler) {
 using namespace akkvm;
 
 extern "C" void ak_exception(TrapFrame* f) {
+    uint64_t cr2 = 0;
+    if (f->vector == 14)
+        asm volatile("mov %%cr2, %0" : "=r"(cr2));
+    if ((f->cs & 3) == 3) {
+        if (user_exception(f, cr2))
+            return;
+    } else if (f->vector == 14) {
+        // Kernel code touching demand-zero user memory (read() into a fresh
+        // buffer): resolved here, on IST2, without blocking.
+        FaultResult r = vm_resolve_fault(cr2, f->error);
+        if (r == FaultResult::Resolved)
+            return;
+        if (r == FaultResult::NoMemory)
+            kprintf("ak-kvm: out of memory for a demand-zero user page at %p\n",
+                    reinterpret_cast<void*>(cr2));
+        else if (r == FaultResult::Denied)
+            kprintf("ak-kvm: kernel access to user page %p against its protection\n",
+                    reinterpret_cast<void*>(cr2));
+    }
     if (g_exception_depth++) {
         kprintf("ak-kvm: nested exception %lu at %p\n", f->vector, reinterpret_cast<void*>(f->rip));
         machine_exit(AKHYP_EXIT_PANIC);
     }
-    uint64_t cr2, cr3;
+    uint64_t cr3;
     asm volatile("mov %%cr2, %0; mov %%cr3, %1" : "=r"(cr2), "=r"(cr3));
     kprintf("ak-kvm: exception %lu (%s) error 0x%lx in thread '%s'\n", f->vector,
             k_exception_names[f->vector & 31], f->error, current_thread_name());
@@ -179,4 +211,6 @@ extern "C" void ak_irq_dispatch(TrapFrame* f) {
     if (v < 0x30 || v >= 0x40) // masked 8259 vectors only arrive spuriously
         lapic_eoi();
     sched_preempt_point();
+    if ((f->cs & 3) == 3)
+        user_interrupt_return(f);
 }

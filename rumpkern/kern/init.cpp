@@ -6,6 +6,8 @@
 #include <ak/proc.h>
 #include <ak/string.h>
 #include <ak/thread.h>
+#include <ak/time.h>
+#include <ak/user.h>
 #include <ak/vfs.h>
 #include <anykern/kern.h>
 
@@ -13,6 +15,10 @@ extern "C" {
 extern const ak::Component* const __start_ak_components[]
     __attribute__((weak, visibility("hidden")));
 extern const ak::Component* const __stop_ak_components[]
+    __attribute__((weak, visibility("hidden")));
+extern const ak::UserUpcalls* const __start_ak_user_upcalls[]
+    __attribute__((weak, visibility("hidden")));
+extern const ak::UserUpcalls* const __stop_ak_user_upcalls[]
     __attribute__((weak, visibility("hidden")));
 }
 
@@ -26,9 +32,12 @@ void params_load();
 
 namespace {
 
-const akhyp_upcalls k_upcalls = {lwp_thread_exit_upcall, nullptr, nullptr};
+// Filled before akhyp_init; the platform keeps the pointer.  The user
+// upcalls come from the component that runs user code (ak/user.h).
+akhyp_upcalls g_upcalls = {lwp_thread_exit_upcall, nullptr, nullptr};
 Atomic<int> g_state{0}; // 0 down, 1 starting, 2 up, 3 failed
 int g_init_error = 0;
+int64_t g_boot_ns = 0;
 
 Result<void> run_components(InitLevel lo, InitLevel hi) {
     const Component* const* begin = __start_ak_components;
@@ -51,8 +60,14 @@ Result<void> run_components(InitLevel lo, InitLevel hi) {
 }
 
 Result<void> kernel_init() {
-    if (int e = akhyp_init(AK_HYPERCALL_VERSION, &k_upcalls))
+    const UserUpcalls* const* user_begin = __start_ak_user_upcalls;
+    if (user_begin && user_begin != __stop_ak_user_upcalls) {
+        g_upcalls.user_syscall = __start_ak_user_upcalls[0]->syscall;
+        g_upcalls.user_trap = __start_ak_user_upcalls[0]->trap;
+    }
+    if (int e = akhyp_init(AK_HYPERCALL_VERSION, &g_upcalls))
         return e;
+    g_boot_ns = monotonic_ns();
     params_load();
     uint32_t seed = 0;
     if (akhyp_getrandom(&seed, sizeof seed) == 0)
@@ -71,6 +86,10 @@ Result<void> kernel_init() {
 }
 
 } // namespace
+
+int64_t kernel_boot_ns() {
+    return g_boot_ns;
+}
 
 bool kernel_is_up() {
     return g_state.load(MemoryOrder::Acquire) == 2;

@@ -1,6 +1,8 @@
 // Processes and descriptor tables.
 #include <ak/log.h>
 #include <ak/proc.h>
+#include <ak/thread.h>
+#include <ak/time.h>
 #include <ak/vfs.h>
 
 namespace ak {
@@ -93,8 +95,83 @@ int alloc_pid_locked() {
 
 // --- Proc ------------------------------------------------------------------
 
-Proc::Proc(int pid, int ppid) : m_pid(pid), m_ppid(ppid) {}
+Proc::Proc(int pid, int ppid)
+    : m_pid(pid), m_ppid(ppid), m_pgid(pid), m_sid(pid), m_start_ns(monotonic_ns()) {
+    using namespace abi;
+    for (auto& r : m_rlimits)
+        r = {k_rlim_infinity, k_rlim_infinity};
+    // Linux's defaults for a process started by init.
+    m_rlimits[k_rlimit_stack] = {8 << 20, k_rlim_infinity};
+    m_rlimits[k_rlimit_core] = {0, k_rlim_infinity};
+    m_rlimits[k_rlimit_nofile] = {FdTable::k_default_limit, k_default_nofile_max};
+    m_rlimits[k_rlimit_memlock] = {8 << 20, 8 << 20};
+    m_rlimits[k_rlimit_sigpending] = {k_default_sigpending, k_default_sigpending};
+    m_rlimits[k_rlimit_msgqueue] = {819200, 819200};
+    m_rlimits[k_rlimit_nice] = {0, 0};
+    m_rlimits[k_rlimit_rtprio] = {0, 0};
+}
 Proc::~Proc() = default;
+
+abi::Rlimit Proc::rlimit(int resource) const {
+    AK_ASSERT(resource >= 0 && resource < abi::k_rlim_nlimits);
+    MutexGuard g(m_lock);
+    abi::Rlimit r = m_rlimits[resource];
+    if (resource == abi::k_rlimit_nofile)
+        r.rlim_cur = m_fds.limit();
+    return r;
+}
+
+void Proc::set_rlimit(int resource, const abi::Rlimit& r) {
+    AK_ASSERT(resource >= 0 && resource < abi::k_rlim_nlimits);
+    MutexGuard g(m_lock);
+    m_rlimits[resource] = r;
+    if (resource == abi::k_rlimit_nofile)
+        m_fds.set_limit(static_cast<uint32_t>(min<uint64_t>(r.rlim_cur, k_max_nofile)));
+}
+
+Result<size_t> Proc::exe_path(Span<char> out) const {
+    MutexGuard g(m_lock);
+    if (!m_exe_path.length())
+        return ENOENT;
+    size_t n = min(out.size(), m_exe_path.length());
+    if (n)
+        __builtin_memcpy(out.data(), m_exe_path.c_str(), n);
+    return m_exe_path.length();
+}
+
+Result<void> proc_set_exe_path(Proc& p, StringView path) {
+    if (path.empty() || path[0] != '/' || path.length() >= PATH_MAX)
+        return EINVAL;
+    KString k = TRY(KString::create(path));
+    MutexGuard g(p.m_lock);
+    p.m_exe_path = move(k);
+    return {};
+}
+
+bool proc_is_exe_link(const char* path, RefPtr<Proc>* proc) {
+    if (path[0] != '/' || path[1] != 'p') // every lookup comes here: be quick
+        return false;
+    StringView s(path);
+    StringView prefix("/proc/");
+    StringView suffix("/exe");
+    if (!s.starts_with(prefix) || s.length() <= prefix.length() + suffix.length() ||
+        !(s.substr(s.length() - suffix.length()) == suffix))
+        return false;
+    StringView middle = s.substr(prefix.length(), s.length() - prefix.length() - suffix.length());
+    if (middle == StringView("self")) {
+        *proc = curlwp().proc_ref();
+        return true;
+    }
+    int pid = 0;
+    for (size_t i = 0; i < middle.length(); i++) {
+        char c = middle[i];
+        if (c < '0' || c > '9' || (i == 0 && c == '0') || pid > k_max_pid / 10)
+            return false;
+        pid = pid * 10 + (c - '0');
+    }
+    *proc = pid < k_max_pid ? proc_find(pid) : RefPtr<Proc>();
+    return true;
+}
 
 Cred Proc::cred() const {
     MutexGuard g(m_lock);
@@ -156,6 +233,16 @@ Result<RefPtr<Proc>> proc_create(Proc* parent, unsigned flags) {
     if (parent) {
         p->m_cred = parent->cred();
         p->m_umask.store(parent->umask());
+        p->m_pgid.store(parent->pgid());
+        p->m_sid.store(parent->sid());
+        p->m_nice.store(parent->m_nice.load());
+        p->m_personality.store(parent->m_personality.load());
+        {
+            MutexGuard g(parent->m_lock);
+            for (int i = 0; i < abi::k_rlim_nlimits; i++)
+                p->m_rlimits[i] = parent->m_rlimits[i];
+        }
+        signal_fork(*p, *parent);
         p->m_fds.set_limit(parent->fds().limit());
         if (flags & k_proc_copy_fds)
             TRY(p->m_fds.copy_from(parent->fds()));
@@ -190,6 +277,16 @@ void proc_exit(Proc& p) {
 RefPtr<Proc> proc_find(int pid) {
     MutexGuard g(*g_proc_lock);
     return RefPtr<Proc>(table_find_locked(pid));
+}
+
+Result<Vector<RefPtr<Proc>>> proc_list() {
+    Vector<RefPtr<Proc>> out;
+    MutexGuard g(*g_proc_lock);
+    TRY(out.try_reserve(g_proc_count));
+    for (size_t i = 0; i < g_proc_cap; i++)
+        if (Proc* q = g_procs[i])
+            TRY(out.try_append(RefPtr<Proc>(q)));
+    return out;
 }
 
 size_t proc_count() {
@@ -237,13 +334,13 @@ Result<void> proc_start_init() {
 
 Result<int> FdTable::install(RefPtr<File> file, bool cloexec, int min_fd) {
     MutexGuard g(m_lock);
-    if (min_fd < 0 || static_cast<uint32_t>(min_fd) >= m_limit)
+    if (min_fd < 0 || static_cast<uint32_t>(min_fd) >= limit())
         return EINVAL;
     size_t start = static_cast<size_t>(min_fd > m_lowest_free ? min_fd : m_lowest_free);
     size_t fd = start;
     while (fd < m_entries.size() && m_entries[fd].file)
         fd++;
-    if (fd >= m_limit)
+    if (fd >= limit())
         return EMFILE;
     if (fd >= m_entries.size()) {
         size_t want = fd + 1;
@@ -251,8 +348,8 @@ Result<int> FdTable::install(RefPtr<File> file, bool cloexec, int min_fd) {
             want = m_entries.size() * 2;
         if (want < 16)
             want = 16;
-        if (want > m_limit)
-            want = m_limit;
+        if (want > limit())
+            want = limit();
         TRY(m_entries.try_resize(want));
     }
     m_entries[fd].file = move(file);
@@ -288,11 +385,11 @@ Result<int> FdTable::install_at(int fd, RefPtr<File> file, bool cloexec) {
     RefPtr<File> old;
     {
         MutexGuard g(m_lock);
-        if (fd < 0 || static_cast<uint32_t>(fd) >= m_limit)
+        if (fd < 0 || static_cast<uint32_t>(fd) >= limit())
             return EBADF;
         if (static_cast<size_t>(fd) >= m_entries.size()) {
             size_t want = fd + 1 < 16 ? 16 : fd + 1;
-            TRY(m_entries.try_resize(want > m_limit ? m_limit : want));
+            TRY(m_entries.try_resize(want > limit() ? limit() : want));
         }
         old = move(m_entries[fd].file);
         m_entries[fd].file = move(file);

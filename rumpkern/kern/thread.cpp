@@ -9,18 +9,60 @@ namespace ak {
 
 namespace {
 Atomic<int> g_next_tid{1000};
+
+// The lwp registry (LwpRegistryGuard): every lwp from construction to
+// destruction.
+NoDestroy<Mutex> g_registry_lock;
+NoDestroy<List<Lwp, &Lwp::m_registry_node>> g_registry;
+} // namespace
+
+Lwp::Lwp(RefPtr<Proc> proc, int tid) : m_start_ns(monotonic_ns()), m_proc(move(proc)), m_tid(tid) {
+    MutexGuard g(*g_registry_lock);
+    g_registry->push_back(*this);
 }
 
-Lwp::Lwp(RefPtr<Proc> proc, int tid) : m_proc(move(proc)), m_tid(tid) {}
-Lwp::~Lwp() = default;
+Lwp::~Lwp() {
+    MutexGuard g(*g_registry_lock);
+    g_registry->remove(*this);
+}
+
+int tid_alloc() {
+    return g_next_tid.fetch_add(1);
+}
 
 void Lwp::set_proc(RefPtr<Proc> p) {
-    m_proc = move(p);
+    RefPtr<Proc> old;
+    {
+        MutexGuard g(*g_registry_lock);
+        old = move(m_proc);
+        m_proc = move(p);
+    }
     m_cred_gen = 0;
+}
+
+void Lwp::set_name(StringView name) {
+    MutexGuard g(m_name_lock);
+    size_t n = min(name.length(), sizeof m_name - 1);
+    __builtin_memcpy(m_name, name.data(), n);
+    __builtin_memset(m_name + n, 0, sizeof m_name - n);
+}
+
+void Lwp::get_name(char (&out)[abi::k_task_comm_len]) {
+    MutexGuard g(m_name_lock);
+    __builtin_memcpy(out, m_name, sizeof m_name);
 }
 
 void Lwp::interrupt() {
     m_interrupted.store(true, MemoryOrder::Release);
+    wake_sleeper();
+}
+
+void Lwp::signal_wake() {
+    m_signal_wake.store(true, MemoryOrder::Release);
+    wake_sleeper();
+}
+
+void Lwp::wake_sleeper() {
     // The sleeper registers its condvar and mutex under m_sleep_lock while
     // holding that mutex, so once we own the mutex it is either waiting on
     // the condvar (and the broadcast wakes it) or not yet sleeping (and
@@ -48,9 +90,11 @@ void Lwp::interrupt() {
 Result<void> CondVar::wait_interruptible(Mutex& m, int64_t deadline_ns) {
     Lwp* l = curlwp_or_null();
     if (l) {
-        if (l->interrupted())
-            return EINTR;
+        // Checked under m_sleep_lock: an interrupter that stored its flag
+        // and found no sleeper registered is seen here.
         MutexGuard g(l->m_sleep_lock);
+        if (l->interrupted() || l->take_signal_wake())
+            return EINTR;
         l->m_sleep_cv = this;
         l->m_sleep_mutex = &m;
     }
@@ -63,12 +107,31 @@ Result<void> CondVar::wait_interruptible(Mutex& m, int64_t deadline_ns) {
         MutexGuard g(l->m_sleep_lock);
         l->m_sleep_cv = nullptr;
         l->m_sleep_mutex = nullptr;
-        if (l->interrupted())
+        if (l->interrupted() || l->take_signal_wake())
             return EINTR;
     }
     if (timed_out)
         return ETIMEDOUT;
     return {};
+}
+
+LwpRegistryGuard::LwpRegistryGuard() {
+    g_registry_lock->lock();
+}
+LwpRegistryGuard::~LwpRegistryGuard() {
+    g_registry_lock->unlock();
+}
+Lwp* LwpRegistryGuard::first() {
+    return g_registry->first();
+}
+Lwp* LwpRegistryGuard::next(Lwp& l) {
+    return g_registry->next(l);
+}
+Lwp* LwpRegistryGuard::find(int tid) {
+    for (Lwp* l = first(); l; l = next(*l))
+        if (l->tid() == tid)
+            return l;
+    return nullptr;
 }
 
 Lwp* curlwp_or_null() {

@@ -1,5 +1,7 @@
 // Descriptor system calls: read/write family, lseek, dup, fcntl, ioctl,
-// close, pipes.
+// close, pipes, eventfd.
+#include <ak/abi/process.h>
+#include <ak/eventfd.h>
 #include <ak/pipe.h>
 #include <ak/syscall.h>
 
@@ -203,5 +205,16 @@ Result<long> sys_pipe2(int* fds, int flags) {
 }
 
 Result<long> sys_pipe(int* fds) { return sys_pipe2(fds, 0); }
+
+Result<long> sys_eventfd2(unsigned int initval, int flags) {
+    using namespace abi;
+    if (flags & ~(k_efd_semaphore | k_efd_nonblock | k_efd_cloexec))
+        return EINVAL;
+    RefPtr<File> f = TRY(eventfd_create(initval, flags));
+    int fd = TRY(curproc().fds().install(move(f), flags & k_efd_cloexec));
+    return fd;
+}
+
+Result<long> sys_eventfd(unsigned int initval) { return sys_eventfd2(initval, 0); }
 
 } // namespace ak::sys

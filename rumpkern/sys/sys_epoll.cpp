@@ -7,6 +7,7 @@
 // m_ready_lock.  File::poll is never called with m_ready_lock held.
 // Items hold a reference to their file; closing the file's last descriptor
 // removes its items (file_descriptor_closed), as Linux does.
+#include <ak/signal.h>
 #include <ak/syscall.h>
 #include <ak/time.h>
 #include <ak/wait.h>
@@ -349,8 +350,11 @@ Result<long> sys_epoll_wait(int epfd, EpollEvent* events, int maxevents, int tim
 }
 
 Result<long> sys_epoll_pwait(int epfd, EpollEvent* events, int maxevents, int timeout,
-                             const uint64_t*, size_t) {
-    return sys_epoll_wait(epfd, events, maxevents, timeout);
+                             const uint64_t* sigmask, size_t sigsetsize) {
+    TRY(signal_call_mask_begin(sigmask, sigsetsize));
+    Result<long> r = sys_epoll_wait(epfd, events, maxevents, timeout);
+    signal_call_mask_end(r.is_error() && r.error() == EINTR);
+    return r;
 }
 
 } // namespace sys

@@ -1,6 +1,7 @@
 // poll, ppoll, select, pselect6: one scan that registers on every file's
 // wait queues (File::poll with a PollTable), then sleep until a queue
 // fires, then rescan.  Works for every File (pipes, sockets, vnodes).
+#include <ak/signal.h>
 #include <ak/syscall.h>
 #include <ak/time.h>
 #include <ak/wait.h>
@@ -188,12 +189,13 @@ Result<long> sys_poll(Pollfd* fds, unsigned long nfds, int timeout) {
     return do_poll(fds, nfds, deadline_from_ms(timeout));
 }
 
-Result<long> sys_ppoll(Pollfd* fds, unsigned long nfds, const Timespec* tmo, const uint64_t*,
-                       size_t) {
-    // The signal mask is accepted and ignored: the kernel delivers no
-    // signals to clients.
+Result<long> sys_ppoll(Pollfd* fds, unsigned long nfds, const Timespec* tmo,
+                       const uint64_t* sigmask, size_t sigsetsize) {
     int64_t deadline = TRY(deadline_from_timespec(tmo));
-    return do_poll(fds, nfds, deadline);
+    TRY(signal_call_mask_begin(sigmask, sigsetsize));
+    Result<long> r = do_poll(fds, nfds, deadline);
+    signal_call_mask_end(r.is_error() && r.error() == EINTR);
+    return r;
 }
 
 Result<long> sys_select(int nfds, FdSet* rd, FdSet* wr, FdSet* ex, Timeval* timeout) {
@@ -217,6 +219,9 @@ Result<long> sys_select(int nfds, FdSet* rd, FdSet* wr, FdSet* ex, Timeval* time
     return r;
 }
 
+// The sixth argument points to {const sigset_t *ss; size_t ss_len}: a
+// pointer inside a structure, which the remote protocol cannot carry, so
+// pselect6's mask is ignored (docs/signals.md).
 Result<long> sys_pselect6(int nfds, FdSet* rd, FdSet* wr, FdSet* ex, const Timespec* timeout,
                           const void*) {
     int64_t deadline = TRY(deadline_from_timespec(timeout));

@@ -11,6 +11,67 @@ Result<long> sys_geteuid() { return static_cast<long>(curcred().euid); }
 Result<long> sys_getgid() { return static_cast<long>(curcred().gid); }
 Result<long> sys_getegid() { return static_cast<long>(curcred().egid); }
 
+// Process groups and sessions are numbers only (no terminals, no job
+// control); they follow Linux's rules for who may change them.
+Result<long> sys_getpgrp() { return curproc().pgid(); }
+
+Result<long> sys_getpgid(int pid) {
+    if (pid < 0)
+        return ESRCH;
+    RefPtr<Proc> p = pid == 0 ? curlwp().proc_ref() : proc_find(pid);
+    if (!p)
+        return ESRCH;
+    return p->pgid();
+}
+
+Result<long> sys_getsid(int pid) {
+    if (pid < 0)
+        return ESRCH;
+    RefPtr<Proc> p = pid == 0 ? curlwp().proc_ref() : proc_find(pid);
+    if (!p)
+        return ESRCH;
+    return p->sid();
+}
+
+Result<long> sys_setsid() {
+    Proc& self = curproc();
+    int pid = self.pid();
+    // A process group leader, or a process whose pid names a group, may
+    // not start a session.
+    auto procs = TRY(proc_list());
+    for (auto& p : procs)
+        if (p->pgid() == pid)
+            return EPERM;
+    self.set_sid(pid);
+    self.set_pgid(pid);
+    return pid;
+}
+
+Result<long> sys_setpgid(int pid, int pgid) {
+    if (pgid < 0)
+        return EINVAL;
+    Proc& self = curproc();
+    RefPtr<Proc> p = pid == 0 ? curlwp().proc_ref() : proc_find(pid);
+    if (!p || (p.get() != &self && p->ppid() != self.pid()))
+        return ESRCH;
+    if (p->sid() != self.sid() || p->sid() == p->pid())
+        return EPERM; // another session, or a session leader
+    if (pgid == 0)
+        pgid = p->pid();
+    if (pgid != p->pid()) {
+        // Joining a group: it must exist in the same session.
+        auto procs = TRY(proc_list());
+        bool ok = false;
+        for (auto& q : procs)
+            if (q->pgid() == pgid && q->sid() == self.sid())
+                ok = true;
+        if (!ok)
+            return EPERM;
+    }
+    p->set_pgid(pgid);
+    return 0L;
+}
+
 Result<long> sys_umask(uint32_t mask) { return static_cast<long>(curproc().exchange_umask(mask)); }
 
 // setuid/setgid (POSIX, Linux): a privileged process sets real, effective

@@ -1,6 +1,8 @@
 // System-call dispatch (the table is generated from rumpkern/syscalls.tbl)
 // and the process entry points for clients (anykern/kern.h).
 #include <ak/log.h>
+#include <ak/signal.h>
+#include <ak/string.h>
 #include <ak/syscall.h>
 #include <anykern/kern.h>
 
@@ -41,13 +43,7 @@ Result<void> ensure_lwp() {
 
 } // namespace
 
-} // namespace ak
-
-using namespace ak;
-
-extern "C" AK_EXPORT long ak_kern_syscall(long nr, const long* args) {
-    if (AK_UNLIKELY(ensure_lwp().is_error()))
-        return -ENOMEM;
+long syscall_dispatch(long nr, const long* args) {
     if (AK_UNLIKELY(static_cast<unsigned long>(nr) >= static_cast<unsigned long>(k_sysent_count) ||
                     !k_sysent[nr].fn)) {
         log_enosys_once(nr);
@@ -55,6 +51,18 @@ extern "C" AK_EXPORT long ak_kern_syscall(long nr, const long* args) {
     }
     curlwp().clear_interrupt();
     return k_sysent[nr].fn(args);
+}
+
+} // namespace ak
+
+using namespace ak;
+
+extern "C" AK_EXPORT long ak_kern_syscall(long nr, const long* args) {
+    if (AK_UNLIKELY(ensure_lwp().is_error()))
+        return -ENOMEM;
+    long r = syscall_dispatch(nr, args);
+    signal_syscall_exit(curlwp());
+    return r;
 }
 
 extern "C" AK_EXPORT const char* ak_kern_syscall_name(long nr) {
@@ -118,6 +126,16 @@ extern "C" AK_EXPORT int ak_kern_proc_exit(int pid) {
     proc_exit(*p);
     // Threads still switched to it keep a reference until they switch away.
     return 0;
+}
+
+extern "C" AK_EXPORT int ak_kern_proc_set_exe(int pid, const char* path) {
+    RefPtr<Proc> p = proc_find(pid);
+    if (!p)
+        return -ESRCH;
+    if (!path)
+        return -EFAULT;
+    auto r = proc_set_exe_path(*p, StringView(path, str_nlen(path, PATH_MAX)));
+    return r.is_error() ? -r.error() : 0;
 }
 
 extern "C" AK_EXPORT int ak_kern_proc_nfds(int pid) {

@@ -140,6 +140,27 @@ Result<RefPtr<Vnode>> walk(Walker& w, RefPtr<Vnode> cur, const char* path, size_
     return cur;
 }
 
+// "/proc/self/exe" and "/proc/<pid>/exe" (proc_is_exe_link): the kernel has
+// no /proc, but these links name the program a process runs.  A lookup
+// that follows them walks the recorded path; one that does not (lstat,
+// O_NOFOLLOW) finds nothing, since there is no link vnode to return.
+Result<RefPtr<Vnode>> lookup_exe_link(Walker& w, Proc* target, unsigned flags) {
+    if (!target || !(flags & k_lookup_follow))
+        return ENOENT;
+    char* buf = static_cast<char*>(kmem_alloc(PATH_MAX));
+    if (!buf)
+        return ENOMEM;
+    Result<size_t> n = target->exe_path(Span<char>(buf, PATH_MAX - 1));
+    if (n.is_error() || n.value() >= PATH_MAX) {
+        kmem_free(buf);
+        return n.is_error() ? Error{n.error()} : Error{ENAMETOOLONG};
+    }
+    buf[n.value()] = 0;
+    auto r = walk(w, w.root, buf, n.value(), true, nullptr);
+    kmem_free(buf);
+    return r;
+}
+
 Result<Walker> make_walker() {
     Walker w;
     Proc& p = curproc();
@@ -163,6 +184,13 @@ Result<RefPtr<Vnode>> namei(int dirfd, const char* path, unsigned flags) {
         if (!f->vnode())
             return EBADF;
         return RefPtr<Vnode>(f->vnode());
+    }
+    RefPtr<Proc> exe_of;
+    if (proc_is_exe_link(path, &exe_of)) {
+        RefPtr<Vnode> v = TRY(lookup_exe_link(w, exe_of.get(), flags));
+        if ((flags & k_lookup_directory) && !v->is_dir())
+            return ENOTDIR;
+        return v;
     }
     RefPtr<Vnode> start = TRY(start_dir(dirfd, path, w));
     if (!start->is_dir())

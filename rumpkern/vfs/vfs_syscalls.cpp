@@ -418,6 +418,18 @@ Result<long> do_readlink(int dirfd, const char* upath, char* buf, size_t bufsiz)
         return EINVAL;
     PathBuf path;
     TRY(path.copy(upath));
+    RefPtr<Proc> exe_of;
+    if (proc_is_exe_link(path.buf, &exe_of)) {
+        // The one /proc link the kernel knows (namei.cpp, lookup_exe_link).
+        if (!exe_of)
+            return ENOENT;
+        if (exe_of.get() != &curproc() && !signal_may_send(curcred(), *exe_of))
+            return EACCES; // Linux asks for ptrace access to another's exe
+        if (!buf)
+            return EFAULT;
+        size_t len = TRY(exe_of->exe_path(Span<char>(buf, bufsiz)));
+        return static_cast<long>(min(len, bufsiz));
+    }
     RefPtr<Vnode> v = TRY(namei(dirfd, path.buf, k_lookup_empty_path));
     if (v->type() != VType::Lnk)
         return EINVAL;

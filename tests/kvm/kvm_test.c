@@ -402,6 +402,12 @@ static void test_misc(void) {
     CHECK(akhyp_init(AK_HYPERCALL_VERSION, 0) == 0, 0);
     CHECK(akhyp_init(AK_HYPERCALL_VERSION + (1 << 16), 0) != 0, 0);
     CHECK(akhyp_groups() & AKHYP_GROUP_CORE, 0);
+    /* The user group is there (tests/kvm/user_test.c); this image defines
+     * no executable window. */
+    uintptr_t lo, hi;
+    CHECK(akhyp_groups() & AKHYP_GROUP_USER, 0);
+    CHECK(akhyp_vm_range(AKHYP_VM_EXEC_WINDOW, &lo, &hi) == 2, 0); /* ENOENT */
+    CHECK(akhyp_vm_range(AKHYP_VM_GENERAL, &lo, &hi) == 0 && lo < hi, lo);
     pass("misc");
 }
 

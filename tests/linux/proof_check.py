@@ -137,7 +137,10 @@ def scenario_cxxdemo(ctx):
 def curl(url, timeout=60):
     p = subprocess.run(["curl", "-s", "-S", "-m", str(timeout), url], capture_output=True,
                        timeout=timeout + 10)
-    return p.stdout if p.returncode == 0 else None
+    if p.returncode != 0:
+        print(f"curl {url}: exit {p.returncode}: {p.stderr.decode().strip()}")
+        return None
+    return p.stdout
 
 
 def wait_listening(proc, what, timeout=120):

@@ -161,14 +161,49 @@ TEST_CASE("unknown syscalls and ioctls are answered, not sent to the kernel") {
     CHECK(decode_syscall(reinterpret_cast<uint8_t*>(&h), sizeof h, sc, d) == nullptr);
     CHECK(d.early_ret == -ENOSYS);
     h.nr = AK_SYS_ioctl;
-    h.args[1] = 0x5401; // TCGETS
+    h.args[1] = 0x5412; // TIOCSTI
     h.args[2] = 1;
     CHECK(decode_syscall(reinterpret_cast<uint8_t*>(&h), sizeof h, sc, d) == nullptr);
     CHECK(d.early_ret == -ENOTTY);
-    long args[6] = {0, 0x5401, 1, 0, 0, 0};
+    long args[6] = {0, 0x5412, 1, 0, 0, 0};
     ClientCall call;
     uint8_t buf[256];
     CHECK(encode_syscall(buf, sizeof buf, AK_SYS_ioctl, args, call) == -ENOTTY);
+}
+
+TEST_CASE("calls that use the caller's memory in place are local only (ENOSYS remotely)") {
+    Server s;
+    auto sc = s.scratch();
+    DecodedCall d;
+    uint32_t word = 0;
+    for (long nr : {long(AK_SYS_futex), long(AK_SYS_set_robust_list), long(AK_SYS_prctl)}) {
+        INFO("syscall ", nr);
+        long args[6] = {reinterpret_cast<long>(&word), 0, 0, 0, 0, 0};
+        ClientCall call;
+        uint8_t buf[256];
+        CHECK(encode_syscall(buf, sizeof buf, nr, args, call) == -ENOSYS);
+        SyscallHead h{};
+        h.nr = static_cast<uint32_t>(nr);
+        h.args[0] = 1;
+        CHECK(decode_syscall(reinterpret_cast<uint8_t*>(&h), sizeof h, sc, d) == nullptr);
+        CHECK(d.early_ret == -ENOSYS);
+    }
+}
+
+TEST_CASE("terminal ioctls travel with their structures") {
+    // TCGETS: the kernel's struct termios (36 bytes) comes back.
+    uint8_t termios[36];
+    long args[6] = {0, 0x5401, reinterpret_cast<long>(termios), 0, 0, 0};
+    ClientCall call;
+    uint8_t buf[256];
+    CHECK(encode_syscall(buf, sizeof buf, AK_SYS_ioctl, args, call) > 0);
+    REQUIRE(call.nout == 1);
+    CHECK(call.out[0].size == 36);
+    // TIOCSWINSZ: struct winsize (8 bytes) goes out, nothing comes back.
+    uint16_t ws[4] = {24, 80, 0, 0};
+    long wargs[6] = {0, 0x5414, reinterpret_cast<long>(ws), 0, 0, 0};
+    CHECK(encode_syscall(buf, sizeof buf, AK_SYS_ioctl, wargs, call) > 0);
+    CHECK(call.nout == 0);
 }
 
 TEST_CASE("URLs") {

@@ -25,4 +25,14 @@ size_t strnlen(const char* s, size_t max);
 char* strchr(const char* s, int c);
 void exit(int status) __attribute__((noreturn));
 
+/* boot.c: errno and the environment (at most AKRT_MAX_ENV variables). */
+#define AKRT_MAX_ENV 64
+extern int errno;
+extern char** environ;
+/* Start the kernel with the console on descriptors 0-2, split the command
+ * line into the environment (environ) and the arguments (argc, argv),
+ * mount the disks.
+ * Returns 0, or -1 after printing why the kernel did not start. */
+int akrt_boot(int* argc, char*** argv);
+
 #endif

@@ -9,12 +9,8 @@
  *  - The client API of <anykern/anykern.h>: ak_init/ak_fini/ak_syscall/
  *    ak_proc_* over ak_kern_*, and akclient_syscall6 for the generated
  *    ak_sys_* wrappers.
- *  - errno: one global (the runtime has one application thread); glibc's
- *    headers reach it through __errno_location().
- *
- * Command line (after the platform's "--"): "[VAR=VALUE...] -- ARGV...".
- * ak-run always writes both parts; without a second "--" every word is an
- * argument.
+ * The start-up itself (kernel, console, command line, disks), errno and
+ * exit are in boot.c, shared with the executable runtime (exec.c).
  */
 #include <anykern/kern.h>
 #include <stdarg.h>
@@ -22,33 +18,9 @@
 
 #include "rt.h"
 
-/* ELF note that marks an anykern image: ak-run refuses images without it
- * (beside the PVH entry note).  Name "anykern", type 0x414b0001, descriptor:
- * image format 1, then the hypercall version the image was built with. */
-#define AKRT_STR2(x) #x
-#define AKRT_STR(x) AKRT_STR2(x)
-__asm__(".pushsection .note.anykern, \"a\", @note\n"
-        ".balign 4\n"
-        ".long 8, 8, 0x414b0001\n"
-        ".asciz \"anykern\"\n"
-        ".balign 4\n"
-        ".long 1, " AKRT_STR(AK_HYPERCALL_VERSION_MAJOR) " << 16 | " AKRT_STR(
-            AK_HYPERCALL_VERSION_MINOR) "\n"
-                                        ".popsection");
-
 #define AK_PROC_COPYFD 1
 #define AK_SYS_getpid 39
 #define AK_EPERM 1
-
-int errno;
-
-int* __errno_location(void) {
-    return &errno;
-}
-
-#define MAX_ENV 64
-static char* g_environ[MAX_ENV + 1];
-char** environ = g_environ;
 
 static int set_errno(int r) {
     if (r < 0) {
@@ -135,102 +107,13 @@ int ak_if_callback_input(const char* name, const void* frame, size_t len) {
     return -1;
 }
 
-void exit(int status) {
-    akrt_stdio_flush();
-    ak_kern_shutdown(); /* sync file systems: the guest is about to stop */
-    akhyp_exit(status & 0xff);
-}
-
-void _exit(int status) {
-    akhyp_exit(status & 0xff);
-}
-
-void abort(void) {
-    akrt_stdio_flush();
-    akhyp_console_write("ak-rt: abort\n", 13);
-    akhyp_exit(AKHYP_EXIT_PANIC);
-}
-
-/* Stack protector support, for applications built with it (glibc's canary
- * lives at %fs:0x28, which is 0x28 in the identity map while %fs is 0; the
- * comparison still works). */
-unsigned long __stack_chk_guard = 0x2f8a1c7e5b3d9064ul;
-void __stack_chk_fail(void) {
-    akhyp_console_write("ak-rt: stack smashing detected\n", 31);
-    akhyp_exit(AKHYP_EXIT_PANIC);
-}
-
-/* ak-run -b DISK,mount=/path: the disk is virtio-blk with serial akdiskN
- * (the driver names it so) and parameter diskN.mount=/path; mount it as
- * ext2 on /path (made first) before main().  Failures are reported and the
- * application still runs (it may not need the disk). */
-#define AK_SYS_mkdir 83
-#define AK_SYS_mount 165
-#define MAX_DISKS 8
-
-static void mkdir_p(const char* path) {
-    char buf[256];
-    size_t n = strlen(path);
-    if (n >= sizeof buf)
-        return;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0)
-            continue;
-        char c = buf[i];
-        buf[i] = 0;
-        long args[6] = {(long)buf, 0755, 0, 0, 0, 0};
-        ak_kern_syscall(AK_SYS_mkdir, args);
-        buf[i] = c;
-    }
-}
-
-static void mount_disks(void) {
-    for (int i = 0; i < MAX_DISKS; i++) {
-        char key[32], path[256], source[32];
-        snprintf(key, sizeof key, "disk%d.mount", i);
-        if (akhyp_getparam(key, path, sizeof path) != 0)
-            continue;
-        snprintf(source, sizeof source, "/dev/akdisk%d", i);
-        mkdir_p(path);
-        long args[6] = {(long)source, (long)path, (long)"ext2", 0, 0, 0};
-        long r = ak_kern_syscall(AK_SYS_mount, args);
-        if (r < 0) {
-            char msg[384];
-            snprintf(msg, sizeof msg, "ak-rt: cannot mount %s on %s: %s\n", source, path,
-                     strerror((int)-r));
-            akhyp_console_write(msg, strlen(msg));
-        }
-    }
-}
+extern int main(int argc, char** argv, char** envp);
 
 extern int main(int argc, char** argv, char** envp);
 
 int ak_kvm_main(int argc, char** argv) {
-    int r = ak_init();
-    if (r < 0) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "ak-rt: kernel start failed: errno %d\n", errno);
-        akhyp_console_write(msg, strlen(msg));
+    if (akrt_boot(&argc, &argv) < 0)
         return 1;
-    }
-    /* Split "[VAR=VALUE...] -- ARGV..." */
-    int split = -1;
-    for (int i = 0; i < argc; i++)
-        if (argv[i][0] == '-' && argv[i][1] == '-' && argv[i][2] == 0) {
-            split = i;
-            break;
-        }
-    int nenv = 0;
-    if (split >= 0) {
-        for (int i = 0; i < split && nenv < MAX_ENV; i++)
-            if (strchr(argv[i], '='))
-                g_environ[nenv++] = argv[i];
-        argv += split + 1;
-        argc -= split + 1;
-    }
-    g_environ[nenv] = NULL;
-    mount_disks();
     static char* default_argv[] = {"app", NULL};
     if (argc == 0) {
         argc = 1;

@@ -96,7 +96,9 @@ struct akhyp_upcalls {
     /* A CPU exception in user mode that the platform did not resolve (a page
      * fault outside mapped memory or against its protection, #GP, #UD, #DE,
      * int3, ...).  vector is the x86 exception number, error its error code,
-     * addr the faulting address for page faults (CR2).  Same rules as
+     * addr the faulting address for page faults (CR2); regs->orig_rax is -1.
+     * Also the pseudo trap AKHYP_USER_TRAP_INTERRUPT (akhyp_user_interrupt),
+     * and AKHYP_USER_TRAP_NOMEM in error (below).  Same rules as
      * user_syscall: the kernel changes regs to run a signal handler, or ends
      * the thread or the whole instance. */
     void (*user_trap)(struct akhyp_uregs *regs, int vector, uint64_t error, uint64_t addr);
@@ -464,6 +466,131 @@ void akhyp_intr_disestablish(struct akhyp_intr *cookie);
  */
 int akhyp_bus_mmio_device(unsigned index, uint64_t *base, uint64_t *size,
                           uint32_t *gsi);
+
+/* ------------------------------------------------------------------------
+ * User group (AKHYP_GROUP_USER, since 1.4): user mode and a user address
+ * space, for unmodified Linux x86-64 executables (docs/linux-exec.md).
+ *
+ * A thread made by akhyp_thread_create enters user mode with
+ * akhyp_user_enter and from then on comes back to the kernel only through
+ * the user_syscall and user_trap upcalls, which run on that thread's own
+ * stack (its kernel stack: give such threads at least 16 KiB; the kernel
+ * uses 64 KiB).  User memory is part of the kernel's address space: the
+ * kernel reads and writes it directly at the user's addresses.  It must
+ * first check them against its own map of the user's mappings: a kernel
+ * access to an unmapped address, to PROT_NONE memory, or a kernel write to
+ * a mapping without PROT_WRITE, is a fatal kernel fault (no fixup).  First
+ * touches of demand-zero memory are fine from either side.
+ *
+ * A platform without the group does not define these functions; the
+ * kernel references them weakly and calls them only when akhyp_groups()
+ * has AKHYP_GROUP_USER.
+ * ---------------------------------------------------------------------- */
+
+/* Protections: the values of Linux's PROT_*.  WRITE implies READ; EXEC
+ * implies READ; without EXEC, instruction fetches fault where the CPU can
+ * enforce it (x86-64 NX). */
+#define AKHYP_PROT_NONE 0x0
+#define AKHYP_PROT_READ 0x1
+#define AKHYP_PROT_WRITE 0x2
+#define AKHYP_PROT_EXEC 0x4
+
+/* Areas of the user address space (akhyp_vm_range). */
+#define AKHYP_VM_GENERAL 0     /* demand-zero pages anywhere inside */
+#define AKHYP_VM_EXEC_WINDOW 1 /* fixed addresses of a non-PIE executable */
+
+/*
+ * akhyp_vm_range: the bounds [*lo, *hi) of a user area: AKHYP_VM_GENERAL,
+ * where mmap/brk/stacks go, or AKHYP_VM_EXEC_WINDOW, the range the image
+ * reserved at build time for an executable linked at fixed addresses (the
+ * linker symbols __ak_exec_window_lo/__ak_exec_window_hi).  Both are
+ * page-aligned.  Returns 0, or ENOENT (no such area: the image has no
+ * window) or EINVAL (unknown area).  Does not block.
+ */
+int akhyp_vm_range(int area, uintptr_t *lo, uintptr_t *hi);
+
+/*
+ * akhyp_vm_map: make [va, va+len) user memory with prot (AKHYP_PROT_*),
+ * reading as zeros.  va is page-aligned, len > 0 is rounded up to pages,
+ * and the range lies inside one area.  Whatever was mapped there before is
+ * replaced (its pages are freed).  General area: pages are allocated on
+ * first touch (by the user or the kernel).  Executable window: the range is
+ * zeroed now.  Returns 0, EINVAL (bad prot, alignment or range) or ENOMEM
+ * (no memory for page tables; nothing changed).  Does not sleep.
+ */
+int akhyp_vm_map(uintptr_t va, size_t len, int prot);
+
+/*
+ * akhyp_vm_unmap: [va, va+len) is no longer user memory (parts that were
+ * not mapped are fine); its pages are freed.  Any access to it faults
+ * afterwards.  Same argument rules as akhyp_vm_map.  Returns 0 or EINVAL.
+ * Does not sleep.
+ */
+int akhyp_vm_unmap(uintptr_t va, size_t len);
+
+/*
+ * akhyp_vm_protect: change the protection of [va, va+len), all of which
+ * must be mapped; contents are kept.  Returns 0, EINVAL (bad prot,
+ * alignment or range) or ENOMEM (part of the range is not mapped; nothing
+ * changed).  Does not sleep.
+ */
+int akhyp_vm_protect(uintptr_t va, size_t len, int prot);
+
+/*
+ * akhyp_user_enter: switch the calling thread (made by
+ * akhyp_thread_create, never the platform's own) to user mode with regs:
+ * FS base = regs->fs_base, FPU/SSE state reset to its initial values (x87
+ * control word 0x37f, MXCSR 0x1f80), rflags reduced to what user mode may
+ * set (IF forced on).  The kernel frames on the thread's stack are
+ * discarded; the thread comes back only through the upcalls.  Never
+ * returns.  May be called from inside an upcall (execve).
+ */
+AKHYP_NORETURN void akhyp_user_enter(const struct akhyp_uregs *regs);
+
+/*
+ * akhyp_user_set_tls: set the calling thread's FS base (arch_prctl
+ * ARCH_SET_FS); it takes effect at once and follows the thread across
+ * switches.  From inside an upcall, the new value is in force when user
+ * mode resumes: regs->fs_base is for reading only (the platform fills it
+ * in at every entry and ignores it on the way out).  Does not block.
+ */
+void akhyp_user_set_tls(uint64_t fs_base);
+
+/*
+ * akhyp_user_fpu_save / _restore: the calling thread's user FPU/SSE state
+ * in the x86-64 FXSAVE format (AKHYP_USER_FPU_SIZE bytes, any alignment;
+ * the layout of Linux's struct _fpstate / user_i387_struct), for signal
+ * frames.  Valid from inside the upcalls (the kernel itself never touches
+ * these registers).  restore takes the state back, with MXCSR bits the CPU
+ * does not support cleared (so a corrupted signal frame cannot fault);
+ * restore(NULL) resets it to the initial values (a signal handler's
+ * start).  Do not block.
+ */
+#define AKHYP_USER_FPU_SIZE 512
+void akhyp_user_fpu_save(void *area);
+void akhyp_user_fpu_restore(const void *area);
+
+/*
+ * akhyp_user_interrupt: make the thread whose current-lwp pointer
+ * (akhyp_curlwp_set) is lwp, a thread that has entered user mode, come back
+ * to the kernel before it runs more user code: on that thread, before it
+ * next resumes user mode (at once if it is in user mode now: preempted or
+ * running), the platform calls user_trap(regs, AKHYP_USER_TRAP_INTERRUPT,
+ * 0, 0) with orig_rax = -1.  Several requests before that make one call.
+ * This is how asynchronous signals reach a thread that never makes a system
+ * call.  Returns 0, or ESRCH (no such thread in user mode).  Any thread may
+ * call it; does not block.
+ */
+#define AKHYP_USER_TRAP_INTERRUPT 256 /* user_trap's vector: not an x86 exception */
+int akhyp_user_interrupt(void *lwp);
+
+/*
+ * Added to user_trap's error code for a page fault (vector 14) on valid
+ * demand-zero memory that could not be resolved because no physical page
+ * was free (the kernel treats it like Linux's VM_FAULT_OOM: kill the
+ * process, or SIGBUS).  The low bits are the CPU's page-fault error code.
+ */
+#define AKHYP_USER_TRAP_NOMEM ((uint64_t)1 << 32)
 
 #ifdef __cplusplus
 }

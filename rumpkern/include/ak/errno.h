@@ -151,6 +151,9 @@ enum Errno : int {};
 #ifndef EOVERFLOW
 #define EOVERFLOW ((::ak::Errno)75)
 #endif
+#ifndef ELIBBAD
+#define ELIBBAD ((::ak::Errno)80)
+#endif
 #ifndef EILSEQ
 #define EILSEQ ((::ak::Errno)84)
 #endif

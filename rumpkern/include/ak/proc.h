@@ -1,8 +1,12 @@
-// Processes: pid, credentials, umask, cwd/root and a descriptor table.
+// Processes: pid, credentials, umask, cwd/root, a descriptor table, signal
+// dispositions, resource limits and the executable's path.
 #pragma once
 
+#include <ak/abi/process.h>
 #include <ak/file.h>
 #include <ak/refptr.h>
+#include <ak/signal.h>
+#include <ak/string.h>
 #include <ak/sync.h>
 #include <ak/vector.h>
 
@@ -48,13 +52,14 @@ public:
     void close_all();
     void close_on_exec();
     size_t open_count();
-    uint32_t limit() const { return m_limit; }
-    void set_limit(uint32_t l) { m_limit = l; }
+    uint32_t limit() const { return m_limit.load(MemoryOrder::Relaxed); }
+    // RLIMIT_NOFILE's soft limit; descriptors already at or above it stay.
+    void set_limit(uint32_t l) { m_limit.store(l, MemoryOrder::Relaxed); }
 
 private:
     Mutex m_lock;
     Vector<FdEntry> m_entries AK_GUARDED_BY(m_lock);
-    uint32_t m_limit = k_default_limit;
+    Atomic<uint32_t> m_limit{k_default_limit};
     int m_lowest_free AK_GUARDED_BY(m_lock) = 0;
 };
 
@@ -78,10 +83,38 @@ public:
     FdTable& fds() { return m_fds; }
     bool exited() const { return m_exited.load(MemoryOrder::Acquire); }
 
+    // Process group and session (no job control: they are numbers that
+    // setpgid/setsid change and children inherit).
+    int pgid() const { return m_pgid.load(MemoryOrder::Relaxed); }
+    int sid() const { return m_sid.load(MemoryOrder::Relaxed); }
+    void set_pgid(int g) { m_pgid.store(g, MemoryOrder::Relaxed); }
+    void set_sid(int s) { m_sid.store(s, MemoryOrder::Relaxed); }
+
+    // Resource limits (getrlimit/setrlimit/prlimit64).  RLIMIT_NOFILE's
+    // soft limit is the descriptor table's limit.
+    abi::Rlimit rlimit(int resource) const;
+    void set_rlimit(int resource, const abi::Rlimit& r);
+
+    // The path of the program the process runs (readlink /proc/self/exe);
+    // the exec component sets it with proc_set_exe_path().  Copies at most
+    // out.size() bytes without a NUL; returns the full length, ENOENT if
+    // unset.
+    Result<size_t> exe_path(Span<char> out) const;
+
+    // Creation time (monotonic ns): the origin of CLOCK_PROCESS_CPUTIME_ID.
+    int64_t start_ns() const { return m_start_ns; }
+
+    ProcSignals m_signals;
+    Atomic<int> m_nice{0}; // getpriority/setpriority
+    Atomic<uint32_t> m_personality{0};
+    Atomic<bool> m_dumpable{true}; // PR_GET/SET_DUMPABLE
+    Atomic<bool> m_no_new_privs{false};
+
 private:
     friend Result<RefPtr<Proc>> proc_create(Proc* parent, unsigned flags);
     friend void proc_exit(Proc& p);
     friend Result<void> proc_start_init();
+    friend Result<void> proc_set_exe_path(Proc& p, StringView path);
     int m_pid;
     Atomic<int> m_ppid;
     Atomic<uint32_t> m_umask{022};
@@ -92,7 +125,18 @@ private:
     RefPtr<Vnode> m_cwd AK_GUARDED_BY(m_lock);
     RefPtr<Vnode> m_root AK_GUARDED_BY(m_lock);
     FdTable m_fds;
+    Atomic<int> m_pgid;
+    Atomic<int> m_sid;
+    const int64_t m_start_ns;
+    abi::Rlimit m_rlimits[abi::k_rlim_nlimits] AK_GUARDED_BY(m_lock);
+    KString m_exe_path AK_GUARDED_BY(m_lock);
 };
+
+// RLIMIT_NOFILE: the default hard limit and the most it may be raised to
+// (Linux's fs.nr_open).
+constexpr uint64_t k_default_nofile_max = 4096;
+constexpr uint64_t k_max_nofile = 1 << 20;
+constexpr uint64_t k_default_sigpending = 16384;
 
 // proc_create flags
 constexpr unsigned k_proc_copy_fds = 1; // fork: copy the parent's descriptors
@@ -105,6 +149,17 @@ Result<void> proc_start_init();
 // Close the process's descriptors and remove it from the process table.
 void proc_exit(Proc& p);
 RefPtr<Proc> proc_find(int pid);
+// Every process in the table (kill(-1)); ENOMEM if the list cannot be made.
+Result<Vector<RefPtr<Proc>>> proc_list();
+// Set the path readlink("/proc/self/exe") reports for p (the exec component,
+// when it loads a program).  path must be absolute and shorter than
+// PATH_MAX (EINVAL); ENOMEM.
+Result<void> proc_set_exe_path(Proc& p, StringView path);
+// Whether path is exactly "/proc/self/exe" or "/proc/<pid>/exe": the one
+// piece of /proc the kernel knows (docs/syscalls.md).  *proc receives the
+// process it names (the caller's for "self"; nullptr for a pid that does
+// not exist).
+bool proc_is_exe_link(const char* path, RefPtr<Proc>* proc);
 Proc& proc_init();   // pid 1, the default client process
 Proc& proc_kernel(); // pid 0, kernel threads
 size_t proc_count();

@@ -7,6 +7,17 @@
 #include <ak/thread.h>
 #include <ak/vfs.h>
 
+namespace ak {
+
+// Run system call nr for the calling thread's lwp (which must exist) and
+// return the result or -errno; -ENOSYS for unknown numbers.  The exec
+// component's syscall upcall calls it, then does its signal delivery and
+// signal_syscall_exit(); ak_kern_syscall() is this plus the client-side
+// exit work.
+long syscall_dispatch(long nr, const long* args);
+
+} // namespace ak
+
 namespace ak::sys {
 
 // Linux caps one read/write at this many bytes (MAX_RW_COUNT).

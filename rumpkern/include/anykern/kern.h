@@ -46,6 +46,10 @@ int ak_kern_proc_setcred(int pid, uint32_t uid, uint32_t gid, int ngroups,
 int ak_kern_proc_exec(int pid);
 /* Process exit: close its descriptors and remove it. */
 int ak_kern_proc_exit(int pid);
+/* Set the path readlink("/proc/<pid>/exe") reports (absolute, shorter than
+ * PATH_MAX).  The exec component calls proc_set_exe_path() directly; this
+ * is for hosts and tests. */
+int ak_kern_proc_set_exe(int pid, const char *path);
 /* Number of open descriptors of pid. */
 int ak_kern_proc_nfds(int pid);
 int ak_kern_proc_count(void);
@@ -71,6 +75,18 @@ int ak_kern_if_attach(const char *spec, char *name, size_t namelen);
  * akhyp_console_write.  Provided by components/dev/console (the unikernel
  * runtime calls it).  Returns 0 or -errno. */
 int ak_kern_console_stdio(void);
+
+/* Run a static Linux x86-64 executable (the ELF file's bytes, len bytes,
+ * kept valid while it runs) in the calling thread's process: load it, start
+ * its first thread in user mode with argv and envp (NULL-terminated) and
+ * wait until the process ends.  path is what the program sees as its name
+ * (AT_EXECFN, /proc/self/exe).  Returns the exit status (exit_group(n): n &
+ * 0xff; killed by signal s: 128 + s), or -errno: ENOSYS (the platform has no
+ * hypercall user group), ENOEXEC (not a valid executable for this machine),
+ * ELIBBAD (dynamically linked), E2BIG, ENOMEM, EBUSY (a program is already
+ * running).  Provided by components/exec. */
+int ak_kern_exec(const void *elf, size_t len, const char *path, char *const argv[],
+                 char *const envp[]);
 
 struct ak_kern_memstats {
     size_t in_use, limit, peak, allocations, failures;
