@@ -592,6 +592,24 @@ void frame_consume(FrameBuffer& b, const FrameHeader& fh) {
     b.have -= used;
 }
 
+bool write_all(struct iovec* iov, int n, WriteFn write_fn, void* ctx) {
+    while (n > 0) {
+        long w = write_fn(ctx, iov, n);
+        if (w == -EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        iov_advance(iov, n, static_cast<size_t>(w));
+    }
+    return true;
+}
+
+bool frame_write(uint16_t type, const void* body, size_t len, WriteFn write_fn, void* ctx) {
+    FrameHeader fh{static_cast<uint32_t>(len), type, 0};
+    struct iovec iov[2] = {{&fh, sizeof fh}, {const_cast<void*>(body), len}};
+    return write_all(iov, 2, write_fn, ctx);
+}
+
 // --- Client side -------------------------------------------------------------
 
 namespace {

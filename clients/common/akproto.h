@@ -319,6 +319,14 @@ int frame_read(FrameBuffer& b, FrameHeader& fh, long (*read_fn)(void* ctx, void*
 // Drops the frame frame_read returned, keeping bytes that followed it.
 void frame_consume(FrameBuffer& b, const FrameHeader& fh);
 
+// Writes all of iov[0..n) with write_fn(ctx, iov, n) (bytes written, or
+// -errno; -EINTR is retried), following partial writes (iov and its
+// entries are changed).  false on an error or a write of nothing.
+using WriteFn = long (*)(void* ctx, struct iovec* iov, int n);
+bool write_all(struct iovec* iov, int n, WriteFn write_fn, void* ctx);
+// A frame of the given type with len bytes of body, through write_all.
+bool frame_write(uint16_t type, const void* body, size_t len, WriteFn write_fn, void* ctx);
+
 // --- Client side -------------------------------------------------------------
 
 struct ClientOut {
