@@ -325,6 +325,11 @@ void user_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) {
     UserThread* t = this_thread();
     if (exiting(*t->proc))
         end_thread(t, 0);
+    // A signal became deliverable while the thread ran in user mode
+    // (rumpkern's Lwp::signal_wake).  Without signal frames there is
+    // nothing to deliver yet: resume where it was.
+    if (vector == AKHYP_USER_TRAP_INTERRUPT)
+        return;
     if (vector == k_vec_pf && (error & AKHYP_USER_TRAP_NOMEM)) {
         // Linux's out-of-memory killer: SIGKILL, which no handler catches.
         console_line("%s: out of memory at addr=0x%lx", t->proc->name,

@@ -5,6 +5,11 @@
 #include <ak/thread.h>
 #include <ak/time.h>
 
+// The user group is optional (posix has none): referenced weakly.
+extern "C" {
+#pragma weak akhyp_user_interrupt
+}
+
 namespace ak {
 
 namespace {
@@ -60,6 +65,13 @@ void Lwp::interrupt() {
 void Lwp::signal_wake() {
     m_signal_wake.store(true, MemoryOrder::Release);
     wake_sleeper();
+    // A thread running a Linux executable may be in user mode, where there
+    // is no sleep to end: the platform brings it back through user_trap
+    // (AKHYP_USER_TRAP_INTERRUPT) so the exec component can deliver.
+    // ESRCH (not in user mode now) needs nothing more: the signal is seen
+    // at its next return to user mode.
+    if (m_user && akhyp_user_interrupt)
+        (void)akhyp_user_interrupt(this);
 }
 
 void Lwp::wake_sleeper() {

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -215,6 +216,49 @@ TEST_CASE("interface ioctls: SIOCGIFCONF, flags, address, MTU, index; routes") {
     CHECK(ak_sys_ioctl(s, SIOCDELRT, &rt) == 0);
     CHECK(ak_sys_ioctl(s, SIOCDELRT, &rt) == -1);
     ak_sys_close(s);
+}
+
+// Bug: a zero-window probe the receiver accepted (its window had opened a
+// little without an update) was acknowledged beyond SND.MAX; the sender
+// took every later ACK for an out-of-range one (RFC 5961 §5.2) and the
+// connection stalled for good.
+TEST_CASE("zero-window probe accepted by the receiver: the transfer goes on") {
+    int l = ak_sys_socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    REQUIRE(ak_sys_setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+    sockaddr_in a = loopback(7407);
+    REQUIRE(ak_sys_bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(ak_sys_listen(l, 4) == 0);
+    int c = connect_to(7407);
+    REQUIRE(c >= 0);
+    int s = ak_sys_accept(l, nullptr, nullptr);
+    REQUIRE(s >= 0);
+    timeval tv{5, 0};
+    ak_sys_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    constexpr size_t k_total = 256 * 1024;
+    std::vector<uint8_t> out(k_total), in(k_total);
+    for (size_t i = 0; i < k_total; i++)
+        out[i] = uint8_t(i * 7 + (i >> 9));
+    std::thread writer([&] {
+        size_t put = 0;
+        while (put < k_total) {
+            long n = ak_sys_write(c, out.data() + put, k_total - put);
+            if (n <= 0)
+                break;
+            put += size_t(n);
+        }
+    });
+    usleep(200000); // the receive buffer fills, the window closes
+    // Read less than an MSS: the window opens without an update, so the
+    // next persist probe is accepted.
+    REQUIRE(ak_sys_read(s, in.data(), 100) == 100);
+    usleep(1500000);
+    CHECK(read_full(s, in.data() + 100, k_total - 100));
+    CHECK(memcmp(in.data(), out.data(), k_total) == 0);
+    writer.join();
+    ak_sys_close(c);
+    ak_sys_close(s);
+    ak_sys_close(l);
 }
 
 TEST_CASE("10000 loopback connections (400 open at a time) close with no memory lost") {
