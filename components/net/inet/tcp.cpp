@@ -397,7 +397,6 @@ public:
     int keep_probes = 0;
     Callout callout;
     int64_t callout_when = 0;
-    bool callout_ref = false;
     // Buffers.
     ByteRing sndbuf; // [snd_una, snd_una + size): unacknowledged then unsent
     ByteRing rcvbuf; // in-order data not yet read
@@ -502,11 +501,14 @@ Tcb* listener_lookup(Ipv4 laddr, uint16_t lport, int ifindex) AK_REQUIRES(net_lo
     return wildcard;
 }
 
+// Each arming of the callout holds a reference on the Tcb: taken when
+// callout_schedule() arms it anew, dropped by callout_stop() when it was
+// still pending, else by the callback that the arming started (a callback
+// waiting for the net lock keeps its Tcb alive even if the Tcb is re-armed
+// and stopped meanwhile).
 void disarm_callout(Tcb& tcb) AK_REQUIRES(net_lock()) {
-    if (tcb.callout_ref && callout_stop(tcb.callout)) {
-        tcb.callout_ref = false;
+    if (callout_stop(tcb.callout))
         tcb.unref();
-    }
     tcb.t_rexmt = tcb.t_persist = tcb.t_delack = tcb.t_keep = tcb.t_2msl = tcb.t_tlp = 0;
 }
 
@@ -559,21 +561,15 @@ void arm_timers(Tcb& tcb) AK_REQUIRES(net_lock()) {
         if (d && (!when || d < when))
             when = d;
     if (!when) {
-        if (tcb.callout_ref && callout_stop(tcb.callout)) {
-            tcb.callout_ref = false;
+        if (callout_stop(tcb.callout))
             tcb.unref();
-        }
         return;
     }
-    if (tcb.callout_ref && callout_pending(tcb.callout) && tcb.callout_when == when)
+    if (callout_pending(tcb.callout) && tcb.callout_when == when)
         return;
     tcb.callout_when = when;
-    if (!callout_schedule(tcb.callout, when)) {
-        if (!tcb.callout_ref) {
-            tcb.ref();
-            tcb.callout_ref = true;
-        }
-    }
+    if (!callout_schedule(tcb.callout, when))
+        tcb.ref(); // a new arming (see disarm_callout)
 }
 
 // --- Output ------------------------------------------------------------------------------
@@ -1611,10 +1607,7 @@ void tcb_timer(void* arg) {
     auto* tcb = static_cast<Tcb*>(arg);
     {
         NetGuard g;
-        // The callout's reference is ours now.
-        bool owned = tcb->callout_ref && !callout_pending(tcb->callout);
-        if (owned)
-            tcb->callout_ref = false;
+        // The reference of the arming that started this callback is ours.
         int64_t now = monotonic_ns();
         if (tcb->state != State::Closed) {
             if (tcb->t_2msl && tcb->t_2msl <= now) {
@@ -1709,8 +1702,7 @@ void tcb_timer(void* arg) {
             if (tcb->state != State::Closed)
                 arm_timers(*tcb);
         }
-        if (owned)
-            tcb->unref();
+        tcb->unref();
     }
 }
 
