@@ -362,7 +362,7 @@ TEST_CASE("ppoll and epoll_pwait wait with the caller's temporary mask") {
         });
         ready = 1;
         epoll_event out;
-        CHECK(ak_syscall(AK_SYS_epoll_pwait, ep, &out, 1, 5000, &none, 8) == -EINTR);
+        CHECK(ak_syscall(AK_SYS_epoll_pwait, ep, &out, 1L, 5000L, &none, 8L) == -EINTR);
         poster.join();
         CHECK(mask_now() == s);
         CHECK(take(s) == SIGUSR1);

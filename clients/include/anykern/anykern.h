@@ -38,7 +38,9 @@ int ak_fini(void);
  * style environment variables.  Returns 0 or -1 with errno set. */
 int ak_setparam(const char *name, const char *value);
 
-/* Raw system call: returns the result or -errno. */
+/* Raw system call: returns the result or -errno.  Arguments are read as six
+ * longs, as syscall(2) does: cast int arguments to long, above all the
+ * sixth, which is passed on the stack. */
 long ak_syscall(long number, ...);
 
 /* Process contexts (like rump_lwproc).  The calling thread acts in one
