@@ -5,6 +5,12 @@
 #include <ak/thread.h>
 #include <ak/time.h>
 
+// User group (1.4): referenced weakly, used only for lwps of Linux
+// executables (m_user), which exist only on platforms with the group.
+extern "C" {
+#pragma weak akhyp_user_interrupt
+}
+
 namespace ak {
 
 namespace {
@@ -60,6 +66,12 @@ void Lwp::interrupt() {
 void Lwp::signal_wake() {
     m_signal_wake.store(true, MemoryOrder::Release);
     wake_sleeper();
+    // A thread running a Linux executable may be in user mode, where no
+    // sleep notices the flag: the platform brings it back to the kernel,
+    // which delivers (components/exec; docs/signals.md).  The calling
+    // thread itself delivers on its way out of this system call.
+    if (m_user && this != curlwp_or_null() && akhyp_user_interrupt)
+        (void)akhyp_user_interrupt(this);
 }
 
 void Lwp::wake_sleeper() {
