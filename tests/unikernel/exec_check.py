@@ -5,7 +5,8 @@ compare with the same binary run natively on the host.
 
     exec_check.py --ak-bake B --ak-run R --qemu Q --cc 'gcc -static'
                   --source hello.c [--args A...] [--env V=X...]
-                  [--expect-status N] [--expect-line TEXT] [--native]
+                  [--expect-status N] [--expect-line TEXT] [--reject-line TEXT]
+                  [--native]
                   [--bake-refused TEXT]
 
 --native: the program's stdout in the image must equal its stdout on the
@@ -46,6 +47,8 @@ def main():
     ap.add_argument("--native", action="store_true")
     ap.add_argument("--expect-status", type=int)
     ap.add_argument("--expect-line", action="append", default=[])
+    ap.add_argument("--reject-line", action="append", default=[],
+                    help="text the console must not contain")
     ap.add_argument("--bake-refused")
     ap.add_argument("--timeout", type=float, default=100)
     args = ap.parse_args()
@@ -124,6 +127,10 @@ def main():
         for text in args.expect_line:
             if text not in console:
                 print(f"FAIL: the console lacks {text!r}")
+                ok = False
+        for text in args.reject_line:
+            if text in console:
+                print(f"FAIL: the console has {text!r}")
                 ok = False
         return 0 if ok else 1
     finally:
