@@ -18,11 +18,11 @@ namespace ak::exec {
 namespace {
 
 constexpr uint64_t k_page = 4096;
-constexpr uint64_t k_main_stack_size = 8ull << 20; // Linux's default RLIMIT_STACK
-constexpr uint64_t k_stack_gap = 1ull << 20;       // between mmap and the stack
-constexpr size_t k_arg_block = 128 * 1024;         // argv + envp + auxv, at most
-constexpr size_t k_user_thread_stack = 64 * 1024;  // kernel stack of a user thread
-constexpr int64_t k_thread_exit_wait_ns = 2000000000;  // for the others after exit_group
+constexpr uint64_t k_main_stack_size = 8ull << 20;    // Linux's default RLIMIT_STACK
+constexpr uint64_t k_stack_gap = 1ull << 20;          // between mmap and the stack
+constexpr size_t k_arg_block = 128 * 1024;            // argv + envp + auxv, at most
+constexpr size_t k_user_thread_stack = 64 * 1024;     // kernel stack of a user thread
+constexpr int64_t k_thread_exit_wait_ns = 2000000000; // for the others after exit_group
 
 Mutex& running_lock() {
     static NoDestroy<Mutex> lock; // first used by the component's init

@@ -62,7 +62,8 @@ constexpr uint64_t k_cf = 0x1, k_pf = 0x4, k_af = 0x10, k_zf = 0x40, k_sf = 0x80
                    k_df = 0x400, k_of = 0x800, k_rf = 0x10000, k_ac = 0x40000;
 // What rt_sigreturn takes from the frame (Linux's FIX_EFLAGS); the
 // platform reduces rflags to the user-settable bits again on the way out.
-constexpr uint64_t k_fix_eflags = k_ac | k_of | k_df | k_tf | k_sf | k_zf | k_af | k_pf | k_cf | k_rf;
+constexpr uint64_t k_fix_eflags =
+    k_ac | k_of | k_df | k_tf | k_sf | k_zf | k_af | k_pf | k_cf | k_rf;
 
 constexpr long k_sys_rt_sigreturn = 15;
 
@@ -167,8 +168,7 @@ bool setup_frame(UserThread* t, akhyp_uregs* regs, const SigInfo& info, const Si
     f.uc.uc_sigmask = mask;
     signal_siginfo(info, &f.info);
 
-    if (!copy_to_user(p, fx_addr, fx, sizeof fx) ||
-        !copy_to_user(p, frame_addr, &f, sizeof f)) {
+    if (!copy_to_user(p, fx_addr, fx, sizeof fx) || !copy_to_user(p, frame_addr, &f, sizeof f)) {
         // The mask signal_frame_mask took from an interrupted rt_sigsuspend
         // is not lost: the caller's mask comes back with it.
         signal_set_mask(l, mask);
@@ -289,7 +289,8 @@ void deliver_signals(UserThread* t, akhyp_uregs* regs, const FaultInfo* fault) {
             return;
         }
         if (act.handler == k_sig_dfl)
-            kill_process(t, info.signo, *regs, fault && fault->signo == info.signo ? fault : nullptr);
+            kill_process(t, info.signo, *regs,
+                         fault && fault->signo == info.signo ? fault : nullptr);
         if (interrupted) {
             if ((act.flags & k_sa_restart) && signal_restart_allowed(nr))
                 restart();

@@ -96,7 +96,8 @@ int main(void) {
     int sv[2];
     show("socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
     show("send from a wild buffer", send(sv[0], wild, 8, 0));
-    show("getsockname with a wild length", getsockname(sv[0], (struct sockaddr*)buf, (socklen_t*)wild));
+    show("getsockname with a wild length",
+         getsockname(sv[0], (struct sockaddr*)buf, (socklen_t*)wild));
 
     /* nanosleep's remaining time goes to a page unmapped meanwhile. */
     signal(SIGUSR1, on_usr1);

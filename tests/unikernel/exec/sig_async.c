@@ -216,9 +216,9 @@ int main(void) {
     /* Alternate stack with SS_AUTODISARM. */
     g_alt = malloc(g_alt_size);
     stack_t ss = {.ss_sp = g_alt, .ss_size = g_alt_size, .ss_flags = 0};
-    int autodisarm = sigaltstack(&(stack_t){.ss_sp = g_alt, .ss_size = g_alt_size,
-                                            .ss_flags = SS_AUTODISARM},
-                                 NULL) == 0;
+    int autodisarm =
+        sigaltstack(&(stack_t){.ss_sp = g_alt, .ss_size = g_alt_size, .ss_flags = SS_AUTODISARM},
+                    NULL) == 0;
     if (!autodisarm)
         sigaltstack(&ss, NULL);
     install(SIGUSR1, on_alt, SA_ONSTACK, 0);

@@ -101,8 +101,7 @@ int main(void) {
     r = poll(&pfd, 1, 5000);
     e = errno;
     pthread_join(t, NULL);
-    printf("poll with SA_RESTART: %d %s, handler ran %d\n", r, r < 0 ? strerror(e) : "",
-           g_handled);
+    printf("poll with SA_RESTART: %d %s, handler ran %d\n", r, r < 0 ? strerror(e) : "", g_handled);
 
     /* sigsuspend: SIGUSR1 blocked outside, allowed only while suspended;
      * SIGUSR2 blocked by the temporary mask. */
