@@ -11,7 +11,7 @@ PACKAGES=(
   qemu-system-x86
   # peers and oracles for tests and benchmarks
   e2fsprogs fuse2fs fuse3 iproute2 iperf3 curl hping3 stress-ng musl-tools golang-go hyperfine
-  procps psmisc
+  procps psmisc dnsmasq-base
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -34,11 +34,8 @@ void warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("akctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    g_status = akctl::vfail(fmt, ap);
     va_end(ap);
-    g_status = 1;
 }
 
 // "ak:" marks a kernel path where host and kernel paths mix (cp); other

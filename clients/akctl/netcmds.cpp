@@ -24,18 +24,22 @@
 
 namespace akctl {
 
-namespace {
-
-int fail(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-int fail(const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+int vfail(const char* fmt, va_list ap) {
     fputs("akctl: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    return 1;
+}
+
+int fail(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(fmt, ap);
     va_end(ap);
     return 1;
 }
+
+namespace {
 
 // A socket for the interface and route ioctls.
 class CtlSocket {

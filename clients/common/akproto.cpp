@@ -44,6 +44,32 @@ bool byte_size(uint64_t count, uint32_t elem, size_t limit, size_t& out) {
     return true;
 }
 
+// Kinds whose argument points to memory: a NULL one carries nothing.
+bool is_pointer_arg(uint8_t kind) {
+    switch (kind) {
+    case AK_ARG_STR:
+    case AK_ARG_IN:
+    case AK_ARG_INOUT:
+    case AK_ARG_OUT:
+    case AK_ARG_IOV_IN:
+    case AK_ARG_IOV_OUT:
+    case AK_ARG_MSG_IN:
+    case AK_ARG_MSG_OUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// Lay n iovecs whose lengths are set end to end over base.
+void spread_iov(struct iovec* iov, size_t n, uint8_t* base) {
+    size_t off = 0;
+    for (size_t j = 0; j < n; j++) {
+        iov[j].iov_base = base + off;
+        off += iov[j].iov_len;
+    }
+}
+
 } // namespace
 
 void iov_advance(struct iovec*& iov, int& n, size_t done) {
@@ -174,14 +200,19 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
         data_total += n;
         return true;
     };
-    // Scratch memory the reply does not carry as a whole (structures).
-    auto alloc = [&](size_t n) -> uint8_t* {
+    auto carve = [&](size_t n) -> uint8_t* {
         size_t need = align8(n);
         if (need > scratch.out_cap - out_pos)
             return nullptr;
         uint8_t* p = scratch.out + out_pos;
         out_pos += need;
-        memset(p, 0, n);
+        return p;
+    };
+    // Scratch memory the reply does not carry as a whole (structures).
+    auto alloc = [&](size_t n) -> uint8_t* {
+        uint8_t* p = carve(n);
+        if (p)
+            memset(p, 0, n);
         return p;
     };
     // A reply slot over memory that is already allocated.
@@ -194,12 +225,9 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
     auto new_slot = [&](size_t n, uint32_t ret_unit) -> uint8_t* {
         if (out.nout >= k_max_out)
             return nullptr;
-        size_t need = align8(n);
-        if (need > scratch.out_cap - out_pos)
-            return nullptr;
-        uint8_t* p = scratch.out + out_pos;
-        out_pos += need;
-        out.out[out.nout++] = OutSlot{p, n, ret_unit, nullptr, false};
+        uint8_t* p = carve(n);
+        if (p)
+            out.out[out.nout++] = OutSlot{p, n, ret_unit, nullptr, false};
         return p;
     };
     // Buffers sized by a socklen_t another argument points to (DEREF): the
@@ -211,11 +239,27 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
     } derefs[6];
     int nderef = 0;
     auto string_chunk = [&](const uint8_t*& p) -> const char* {
-        uint32_t len, zero;
-        if (!r.get(len) || !r.get(zero) || !r.take(len, p) || !r.align8())
+        uint32_t len;
+        if (!r.chunk(p, len))
             return "short string chunk";
         if (len == 0 || len > k_max_str || p[len - 1] != 0)
             return "bad string length or terminator";
+        return nullptr;
+    };
+    // The u64 lengths of n iovecs, taken from scratch; total is their sum.
+    auto iov_lengths = [&](uint32_t n, struct iovec*& iov, size_t& total) -> const char* {
+        iov = scratch.iov + iov_used;
+        iov_used += n;
+        total = 0;
+        for (uint32_t j = 0; j < n; j++) {
+            uint64_t len;
+            if (!r.get(len))
+                return "short iov lengths";
+            if (len > k_max_data - total)
+                return "iov over the limit";
+            iov[j].iov_len = static_cast<size_t>(len);
+            total += static_cast<size_t>(len);
+        }
         return nullptr;
     };
     for (int i = 0; i < m->nargs && i < 6; i++) {
@@ -225,15 +269,15 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
         if (d.flags & AK_ARGF_RET)
             ret_unit = d.kind == AK_ARG_OUT && d.elem_size ? d.elem_size : 1;
         bool deref = d.flags & AK_ARGF_DEREF;
+        if (!present && is_pointer_arg(d.kind)) {
+            out.args[i] = 0; // the kernel answers EFAULT when it is required
+            continue;
+        }
         switch (d.kind) {
         case AK_ARG_VAL:
         case AK_ARG_FCNTL:
             break;
         case AK_ARG_STR: {
-            if (!present) {
-                out.args[i] = 0; // the kernel answers EFAULT when it is required
-                break;
-            }
             const uint8_t* p;
             if (const char* why = string_chunk(p))
                 return why;
@@ -241,85 +285,51 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
             break;
         }
         case AK_ARG_IN:
-        case AK_ARG_INOUT: {
-            if (!present) {
-                out.args[i] = 0;
-                break;
-            }
+        case AK_ARG_INOUT:
+        case AK_ARG_OUT: {
+            bool input = d.kind != AK_ARG_OUT;
             uint64_t count = element_count(d, out.args);
             if (deref) {
-                uint32_t c, zero;
-                if (!r.get(c) || !r.get(zero) || nderef >= 6)
+                uint32_t c;
+                if (!r.get_u32_padded(c) || nderef >= 6)
                     return "short size chunk";
-                derefs[nderef++] = Deref{-1, d.count_arg, c};
+                // Only an output buffer's reply is cut to the size the kernel left.
+                derefs[nderef++] = Deref{input ? -1 : out.nout, d.count_arg, c};
                 count = c;
             }
             size_t n;
             if (!byte_size(count, d.elem_size, k_max_data, n) || !add_data(n))
-                return "input buffer over the limit";
-            uint32_t len, zero;
-            const uint8_t* p;
-            if (!r.get(len) || !r.get(zero) || len != n || !r.take(len, p) || !r.align8())
+                return input ? "input buffer over the limit" : "output buffer over the limit";
+            const uint8_t* p = nullptr;
+            uint32_t len;
+            if (input && (!r.chunk(p, len) || len != n))
                 return "input chunk does not match its size argument";
             if (d.kind == AK_ARG_IN) {
                 out.args[i] = reinterpret_cast<long>(p);
-            } else {
-                if (!add_data(n))
-                    return "in/out buffer over the limit";
-                uint8_t* slot = new_slot(n, ret_unit);
-                if (!slot)
-                    return "output scratch exhausted";
-                memcpy(slot, p, n);
-                out.args[i] = reinterpret_cast<long>(slot);
-            }
-            break;
-        }
-        case AK_ARG_OUT: {
-            if (!present) {
-                out.args[i] = 0;
                 break;
             }
-            uint64_t count = element_count(d, out.args);
-            if (deref) {
-                uint32_t c, zero;
-                if (!r.get(c) || !r.get(zero) || nderef >= 6)
-                    return "short size chunk";
-                derefs[nderef++] = Deref{out.nout, d.count_arg, c};
-                count = c;
-            }
-            size_t n;
-            if (!byte_size(count, d.elem_size, k_max_data, n) || !add_data(n))
-                return "output buffer over the limit";
+            if (d.kind == AK_ARG_INOUT && !add_data(n))
+                return "in/out buffer over the limit";
             uint8_t* slot = new_slot(n, ret_unit);
             if (!slot)
                 return "output scratch exhausted";
+            if (d.kind == AK_ARG_INOUT)
+                memcpy(slot, p, n);
             out.args[i] = reinterpret_cast<long>(slot);
             break;
         }
         case AK_ARG_IOV_IN:
         case AK_ARG_IOV_OUT: {
-            if (!present) {
-                out.args[i] = 0;
-                break;
-            }
             uint64_t count = element_count(d, out.args);
-            uint32_t n, zero;
-            if (!r.get(n) || !r.get(zero))
+            uint32_t n;
+            if (!r.get_u32_padded(n))
                 return "short iov chunk";
             if (count > k_max_iov || n != count || n > k_max_iov - iov_used)
                 return "iov count mismatch";
-            struct iovec* iov = scratch.iov + iov_used;
-            iov_used += n;
-            size_t total = 0;
-            for (uint32_t j = 0; j < n; j++) {
-                uint64_t len;
-                if (!r.get(len))
-                    return "short iov lengths";
-                if (len > k_max_data - total)
-                    return "iov over the limit";
-                iov[j].iov_len = static_cast<size_t>(len);
-                total += static_cast<size_t>(len);
-            }
+            struct iovec* iov;
+            size_t total;
+            if (const char* why = iov_lengths(n, iov, total))
+                return why;
             if (!add_data(total))
                 return "iov over the limit";
             uint8_t* base;
@@ -333,20 +343,12 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
                 if (!base)
                     return "output scratch exhausted";
             }
-            size_t off = 0;
-            for (uint32_t j = 0; j < n; j++) {
-                iov[j].iov_base = base + off;
-                off += iov[j].iov_len;
-            }
+            spread_iov(iov, n, base);
             out.args[i] = reinterpret_cast<long>(iov);
             break;
         }
         case AK_ARG_MSG_IN:
         case AK_ARG_MSG_OUT: {
-            if (!present) {
-                out.args[i] = 0;
-                break;
-            }
             MsgChunk mc;
             if (!r.get(mc))
                 return "short msghdr chunk";
@@ -358,18 +360,10 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
             uint8_t* msg = alloc(k_msghdr_size);
             if (!msg)
                 return "output scratch exhausted";
-            struct iovec* iov = scratch.iov + iov_used;
-            iov_used += mc.niov;
-            size_t total = 0;
-            for (uint32_t j = 0; j < mc.niov; j++) {
-                uint64_t len;
-                if (!r.get(len))
-                    return "short iov lengths";
-                if (len > k_max_data - total)
-                    return "iov over the limit";
-                iov[j].iov_len = static_cast<size_t>(len);
-                total += static_cast<size_t>(len);
-            }
+            struct iovec* iov;
+            size_t total;
+            if (const char* why = iov_lengths(mc.niov, iov, total))
+                return why;
             if (!add_data(mc.namelen) || !add_data(total) ||
                 !add_data(static_cast<size_t>(mc.controllen)))
                 return "msghdr buffers over the limit";
@@ -406,11 +400,7 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
                     !add_slot(msg + 48, 4, 0, nullptr, false))
                     return "too many outputs";
             }
-            size_t off = 0;
-            for (uint32_t j = 0; j < mc.niov; j++) {
-                iov[j].iov_base = base + off;
-                off += iov[j].iov_len;
-            }
+            spread_iov(iov, mc.niov, base);
             uint64_t iovlen = mc.niov, controllen = mc.controllen;
             void* iovp = mc.niov ? iov : nullptr;
             memcpy(msg + 0, &name, 8);
@@ -441,9 +431,9 @@ const char* decode_syscall(uint8_t* body, size_t size, DecodeScratch& scratch, D
                 out.args[i] = reinterpret_cast<long>(slot);
                 break;
             }
-            uint32_t len, zero;
+            uint32_t len;
             const uint8_t* p;
-            if (!r.get(len) || !r.get(zero) || len != ia.size || !r.take(len, p) || !r.align8())
+            if (!r.chunk(p, len) || len != ia.size)
                 return "bad ioctl argument chunk";
             uint8_t* arg = const_cast<uint8_t*>(p); // request bodies are writable
             if (ia.shape == k_ioctl_inout) {
@@ -602,6 +592,24 @@ void frame_consume(FrameBuffer& b, const FrameHeader& fh) {
     b.have -= used;
 }
 
+bool write_all(struct iovec* iov, int n, WriteFn write_fn, void* ctx) {
+    while (n > 0) {
+        long w = write_fn(ctx, iov, n);
+        if (w == -EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        iov_advance(iov, n, static_cast<size_t>(w));
+    }
+    return true;
+}
+
+bool frame_write(uint16_t type, const void* body, size_t len, WriteFn write_fn, void* ctx) {
+    FrameHeader fh{static_cast<uint32_t>(len), type, 0};
+    struct iovec iov[2] = {{&fh, sizeof fh}, {const_cast<void*>(body), len}};
+    return write_all(iov, 2, write_fn, ctx);
+}
+
 // --- Client side -------------------------------------------------------------
 
 namespace {
@@ -622,9 +630,38 @@ public:
         static const uint8_t zeros[8] = {};
         return put(zeros, (8 - (m_len & 7)) & 7);
     }
-    bool chunk(const void* p, uint32_t n) {
+    // The counterparts of Reader::get_u32_padded and Reader::chunk.
+    bool put_u32_padded(uint32_t v) {
         uint32_t zero = 0;
-        return put_value(n) && put_value(zero) && put(p, n) && pad8();
+        return put_value(v) && put_value(zero);
+    }
+    bool chunk(const void* p, uint32_t n) { return put_u32_padded(n) && put(p, n) && pad8(); }
+    // A string chunk: the bytes and the NUL.  0, -ENAMETOOLONG or -E2BIG.
+    long string(const char* s) {
+        size_t len = strnlen(s, k_max_str);
+        if (len >= k_max_str)
+            return -ENAMETOOLONG;
+        return chunk(s, static_cast<uint32_t>(len + 1)) ? 0 : -E2BIG;
+    }
+    // The u64 lengths of n iovecs; total is their sum (false: over k_max_data).
+    bool iov_lengths(const struct iovec* iov, size_t n, size_t& total) {
+        total = 0;
+        for (size_t j = 0; j < n; j++) {
+            uint64_t len = iov[j].iov_len;
+            if (len > k_max_data - total)
+                return false;
+            total += static_cast<size_t>(len);
+            if (!put_value(len))
+                return false;
+        }
+        return true;
+    }
+    // The bytes of n iovecs, then padding to 8.
+    bool iov_data(const struct iovec* iov, size_t n) {
+        for (size_t j = 0; j < n; j++)
+            if (!put(iov[j].iov_base, iov[j].iov_len))
+                return false;
+        return pad8();
     }
     size_t size() const { return m_len; }
     uint8_t* data() { return m_buf; }
@@ -668,29 +705,26 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
         call.out[call.nout++] = o;
         return true;
     };
+    // A reply buffer of n bytes at p.
+    auto add_buf = [&](void* p, size_t n) {
+        return add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(p), n, nullptr, 0});
+    };
     for (int i = 0; i < m->nargs && i < 6; i++) {
         const ak_sysarg_desc& d = m->args[i];
         void* p = reinterpret_cast<void*>(args[i]);
+        if (!p && is_pointer_arg(d.kind))
+            continue;
         switch (d.kind) {
         case AK_ARG_VAL:
         case AK_ARG_FCNTL:
             break;
-        case AK_ARG_STR: {
-            if (!p)
-                break;
-            size_t len = strnlen(static_cast<const char*>(p), k_max_str);
-            if (len >= k_max_str)
-                return -ENAMETOOLONG;
-            uint32_t n = static_cast<uint32_t>(len + 1), zero = 0;
-            if (!w.put_value(n) || !w.put_value(zero) || !w.put(p, len + 1) || !w.pad8())
-                return -E2BIG;
+        case AK_ARG_STR:
+            if (long e = w.string(static_cast<const char*>(p)))
+                return e;
             break;
-        }
         case AK_ARG_IN:
         case AK_ARG_INOUT:
         case AK_ARG_OUT: {
-            if (!p)
-                break;
             uint64_t count = element_count(d, args);
             if (d.flags & AK_ARGF_DEREF) {
                 // The size is what the socklen_t argument points to.
@@ -700,8 +734,7 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
                 uint32_t c = 0;
                 if (cp)
                     memcpy(&c, cp, 4);
-                uint32_t zero = 0;
-                if (!w.put_value(c) || !w.put_value(zero))
+                if (!w.put_u32_padded(c))
                     return -E2BIG;
                 count = c;
             }
@@ -720,41 +753,21 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
         }
         case AK_ARG_IOV_IN:
         case AK_ARG_IOV_OUT: {
-            if (!p)
-                break;
             uint64_t count = element_count(d, args);
             if (count > k_max_iov)
                 return -EINVAL;
             auto* iov = static_cast<const struct iovec*>(p);
-            uint32_t n = static_cast<uint32_t>(count), zero = 0;
-            if (!w.put_value(n) || !w.put_value(zero))
+            uint32_t n = static_cast<uint32_t>(count);
+            size_t total;
+            if (!w.put_u32_padded(n) || !w.iov_lengths(iov, n, total) || !add_data(total))
                 return -E2BIG;
-            size_t total = 0;
-            for (uint32_t j = 0; j < n; j++) {
-                uint64_t len = iov[j].iov_len;
-                if (len > k_max_data - total)
-                    return -E2BIG;
-                total += static_cast<size_t>(len);
-                if (!w.put_value(len))
-                    return -E2BIG;
-            }
-            if (!add_data(total))
+            if (d.kind == AK_ARG_IOV_IN ? !w.iov_data(iov, n)
+                                        : !add_out(ClientOut{d.kind, nullptr, total, iov, n}))
                 return -E2BIG;
-            if (d.kind == AK_ARG_IOV_IN) {
-                for (uint32_t j = 0; j < n; j++)
-                    if (!w.put(iov[j].iov_base, iov[j].iov_len))
-                        return -E2BIG;
-                if (!w.pad8())
-                    return -E2BIG;
-            } else if (!add_out(ClientOut{d.kind, nullptr, total, iov, n})) {
-                return -E2BIG;
-            }
             break;
         }
         case AK_ARG_MSG_IN:
         case AK_ARG_MSG_OUT: {
-            if (!p)
-                break;
             auto* msg = static_cast<struct msghdr*>(p);
             if (msg->msg_iovlen > k_max_iov)
                 return -EMSGSIZE;
@@ -770,27 +783,15 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
             mc.namelen = msg->msg_name ? msg->msg_namelen : 0;
             mc.msg_flags = msg->msg_flags;
             mc.controllen = msg->msg_control ? msg->msg_controllen : 0;
-            if (!w.put_value(mc))
-                return -E2BIG;
-            size_t total = 0;
-            for (uint32_t j = 0; j < mc.niov; j++) {
-                uint64_t len = msg->msg_iov[j].iov_len;
-                if (len > k_max_data - total)
-                    return -E2BIG;
-                total += static_cast<size_t>(len);
-                if (!w.put_value(len))
-                    return -E2BIG;
-            }
-            if (!add_data(mc.namelen) || !add_data(total) ||
+            size_t total;
+            if (!w.put_value(mc) || !w.iov_lengths(msg->msg_iov, mc.niov, total) ||
+                !add_data(mc.namelen) || !add_data(total) ||
                 !add_data(static_cast<size_t>(mc.controllen)))
                 return -E2BIG;
             if (d.kind == AK_ARG_MSG_IN) {
-                if (!w.put(msg->msg_name, mc.namelen) || !w.pad8())
-                    return -E2BIG;
-                for (uint32_t j = 0; j < mc.niov; j++)
-                    if (!w.put(msg->msg_iov[j].iov_base, msg->msg_iov[j].iov_len))
-                        return -E2BIG;
-                if (!w.pad8() || !w.put(msg->msg_control, mc.controllen) || !w.pad8())
+                if (!w.put(msg->msg_name, mc.namelen) || !w.pad8() ||
+                    !w.iov_data(msg->msg_iov, mc.niov) || !w.put(msg->msg_control, mc.controllen) ||
+                    !w.pad8())
                     return -E2BIG;
                 break;
             }
@@ -798,19 +799,13 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
             // msg_controllen and msg_flags (what the kernel updates).
             bool ok = true;
             if (msg->msg_name)
-                ok = add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(msg->msg_name), mc.namelen,
-                                       nullptr, 0});
+                ok = add_buf(msg->msg_name, mc.namelen);
             ok = ok && add_out(ClientOut{AK_ARG_IOV_OUT, nullptr, total, msg->msg_iov, mc.niov});
             if (msg->msg_control)
-                ok = ok && add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(msg->msg_control),
-                                             static_cast<size_t>(mc.controllen), nullptr, 0});
-            ok = ok &&
-                 add_out(ClientOut{AK_ARG_OUT, reinterpret_cast<uint8_t*>(&msg->msg_namelen),
-                                   sizeof msg->msg_namelen, nullptr, 0}) &&
-                 add_out(ClientOut{AK_ARG_OUT, reinterpret_cast<uint8_t*>(&msg->msg_controllen),
-                                   sizeof msg->msg_controllen, nullptr, 0}) &&
-                 add_out(ClientOut{AK_ARG_OUT, reinterpret_cast<uint8_t*>(&msg->msg_flags),
-                                   sizeof msg->msg_flags, nullptr, 0});
+                ok = ok && add_buf(msg->msg_control, static_cast<size_t>(mc.controllen));
+            ok = ok && add_buf(&msg->msg_namelen, sizeof msg->msg_namelen) &&
+                 add_buf(&msg->msg_controllen, sizeof msg->msg_controllen) &&
+                 add_buf(&msg->msg_flags, sizeof msg->msg_flags);
             if (!ok)
                 return -E2BIG;
             break;
@@ -824,15 +819,12 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
             auto* arg = static_cast<uint8_t*>(p);
             switch (ia.shape) {
             case k_ioctl_out:
-                if (!add_out(ClientOut{AK_ARG_OUT, arg, ia.size, nullptr, 0}))
+                if (!add_buf(arg, ia.size))
                     return -E2BIG;
                 break;
             case k_ioctl_in:
             case k_ioctl_inout:
-                if (!w.chunk(arg, ia.size))
-                    return -E2BIG;
-                if (ia.shape == k_ioctl_inout &&
-                    !add_out(ClientOut{AK_ARG_OUT, arg, ia.size, nullptr, 0}))
+                if (!w.chunk(arg, ia.size) || (ia.shape == k_ioctl_inout && !add_buf(arg, ia.size)))
                     return -E2BIG;
                 break;
             case k_ioctl_conf: {
@@ -848,11 +840,8 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
                 uint64_t has_buf = buf ? 1 : 0;
                 memcpy(copy, &clen, 4);
                 memcpy(copy + 8, &has_buf, 8);
-                if (!w.chunk(copy, sizeof copy) ||
-                    !add_out(ClientOut{AK_ARG_OUT, arg, 4, nullptr, 0}))
-                    return -E2BIG;
-                if (buf && !add_out(ClientOut{AK_ARG_OUT, static_cast<uint8_t*>(buf),
-                                              static_cast<size_t>(clen), nullptr, 0}))
+                if (!w.chunk(copy, sizeof copy) || !add_buf(arg, 4) ||
+                    (buf && !add_buf(buf, static_cast<size_t>(clen))))
                     return -E2BIG;
                 break;
             }
@@ -866,11 +855,8 @@ long encode_syscall(uint8_t* buf, size_t cap, long nr, const long args[6], Clien
                 if (!w.chunk(copy, sizeof copy))
                     return -E2BIG;
                 if (dev) {
-                    size_t len = strnlen(dev, k_max_str);
-                    if (len >= k_max_str)
-                        return -ENAMETOOLONG;
-                    if (!w.chunk(dev, static_cast<uint32_t>(len + 1)))
-                        return -E2BIG;
+                    if (long e = w.string(dev))
+                        return e;
                 }
                 break;
             }

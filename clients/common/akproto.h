@@ -166,6 +166,15 @@ public:
         const uint8_t* p;
         return take(pad, p);
     }
+    // A u32 and its 4 bytes of padding (a size or a count in a request).
+    bool get_u32_padded(uint32_t& out) {
+        uint32_t pad;
+        return get(out) && get(pad);
+    }
+    // A request chunk: u32 length, 4 bytes of padding, the bytes, padding to 8.
+    bool chunk(const uint8_t*& out, uint32_t& len) {
+        return get_u32_padded(len) && take(len, out) && align8();
+    }
 
 private:
     const uint8_t* m_data;
@@ -309,6 +318,14 @@ int frame_read(FrameBuffer& b, FrameHeader& fh, long (*read_fn)(void* ctx, void*
                void* ctx, const char*& reason, int* err);
 // Drops the frame frame_read returned, keeping bytes that followed it.
 void frame_consume(FrameBuffer& b, const FrameHeader& fh);
+
+// Writes all of iov[0..n) with write_fn(ctx, iov, n) (bytes written, or
+// -errno; -EINTR is retried), following partial writes (iov and its
+// entries are changed).  false on an error or a write of nothing.
+using WriteFn = long (*)(void* ctx, struct iovec* iov, int n);
+bool write_all(struct iovec* iov, int n, WriteFn write_fn, void* ctx);
+// A frame of the given type with len bytes of body, through write_all.
+bool frame_write(uint16_t type, const void* body, size_t len, WriteFn write_fn, void* ctx);
 
 // --- Client side -------------------------------------------------------------
 

@@ -11,17 +11,14 @@
 #include <anykern/anykern.h>
 
 #include <dirent.h>
-#include <stdint.h>
-#include <time.h>
-#include <sys/select.h>
-#include <sys/socket.h>
-#include <poll.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +26,18 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include <utime.h>
 
 #include <atomic>
+#include <type_traits>
 
 #define HIJACK extern "C" __attribute__((visibility("default")))
 
@@ -51,9 +52,15 @@ template <typename F> F real_fn(const char* name) {
     return reinterpret_cast<F>(p);
 }
 
-#define REAL(name, ...)                                                                            \
-    static auto real_##name = real_fn<decltype(&::name)>(#name);                                   \
-    (void)0
+// The host's own definition of a function this library wraps (the next one
+// after it), looked up on first use.
+#define HOST(name)                                                                                 \
+    ([] {                                                                                          \
+        static auto fn = real_fn<decltype(&::name)>(#name);                                        \
+        return fn;                                                                                 \
+    }())
+// The program's call as it made it, for the host: HOST_CALL(read, fd, buf, n).
+#define HOST_CALL(name, ...) [=] { return HOST(name)(__VA_ARGS__); }
 
 // --- Settings (AK_HIJACK) ------------------------------------------------------------
 
@@ -159,48 +166,54 @@ void map_set(int hfd, int kfd) {
         g_fdmap[hfd].store(kfd + 1, std::memory_order_release);
 }
 
-int set_errno(long r) {
+// A system call's result as libc reports it: the value, or -1 with errno set.
+template <typename R = int> R set_errno(long r) {
     if (r < 0) {
         errno = static_cast<int>(-r);
         return -1;
     }
-    return static_cast<int>(r);
-}
-
-long set_errno_long(long r) {
-    if (r < 0) {
-        errno = static_cast<int>(-r);
-        return -1;
-    }
-    return r;
+    return static_cast<R>(r);
 }
 
 long ksys(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
     return ak_syscall(nr, a0, a1, a2, a3, a4, a5);
 }
 
+// System-call arguments travel as longs: integers by value, pointers by address.
+template <typename T> long sysarg(T v) {
+    if constexpr (std::is_pointer_v<T> || std::is_null_pointer_v<T>)
+        return reinterpret_cast<long>(v);
+    else
+        return static_cast<long>(v);
+}
+
 // A host placeholder for kernel descriptor kfd.  Returns the host fd or -1
 // (and closes kfd).
 int make_placeholder(int kfd, bool cloexec, int minfd = 0) {
-    REAL(fcntl);
     if (g_template < 0) {
         ksys(AK_SYS_close, kfd);
         errno = EMFILE;
         return -1;
     }
-    int hfd = real_fcntl(g_template, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, minfd);
+    int hfd = HOST(fcntl)(g_template, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, minfd);
     if (hfd < 0 || hfd >= g_fdmax) {
         int e = hfd < 0 ? errno : EMFILE;
-        if (hfd >= 0) {
-            REAL(close);
-            real_close(hfd);
-        }
+        if (hfd >= 0)
+            HOST(close)(hfd);
         ksys(AK_SYS_close, kfd);
         errno = e;
         return -1;
     }
     map_set(hfd, kfd);
     return hfd;
+}
+
+// The placeholder for a kernel descriptor a system call returned (or its
+// error).
+int new_placeholder(long kfd, bool cloexec) {
+    if (kfd < 0)
+        return set_errno(kfd);
+    return make_placeholder(static_cast<int>(kfd), cloexec);
 }
 
 // --- Paths -----------------------------------------------------------------------------
@@ -251,6 +264,15 @@ bool classify(int dirfd, const char* path, KPath& out) {
     return true;
 }
 
+bool is_kernel_fd(int fd) {
+    return kfd_of(fd) >= 0;
+}
+
+bool is_kernel_path(const char* path) {
+    KPath kp;
+    return classify(AT_FDCWD, path, kp);
+}
+
 long P(const char* p) {
     return reinterpret_cast<long>(p);
 }
@@ -292,13 +314,12 @@ void restore_state() {
         return;
     }
     g_cwd_kernel = cwd[0] == '1';
-    REAL(fcntl);
     for (char *s2 = nullptr, *pair = fds ? strtok_r(fds, ",", &s2) : nullptr; pair;
          pair = strtok_r(nullptr, ",", &s2)) {
         int h, k;
         if (sscanf(pair, "%d=%d", &h, &k) != 2)
             continue;
-        if (real_fcntl(h, F_GETFD) >= 0)
+        if (HOST(fcntl)(h, F_GETFD) >= 0)
             map_set(h, k);
     }
 }
@@ -332,13 +353,12 @@ char** prepare_exec(char* const envp[], char token_out[65]) {
     char* state = reinterpret_cast<char*>(env + n + 2);
     size_t len = static_cast<size_t>(snprintf(state, state_cap, "%sv1:%d:%s:%d:", k_state_var, kpid,
                                               token_out, g_cwd_kernel.load() ? 1 : 0));
-    REAL(fcntl);
     bool first = true;
     for (int h = 0; h < g_fdmax && len + 32 < state_cap; h++) {
         int k = kfd_of(h);
         if (k < 0)
             continue;
-        int fl = real_fcntl(h, F_GETFD);
+        int fl = HOST(fcntl)(h, F_GETFD);
         if (fl < 0 || (fl & FD_CLOEXEC))
             continue;
         len += static_cast<size_t>(
@@ -455,22 +475,121 @@ struct dirent64* kdir_read(KDir* d) {
     return &d->ent;
 }
 
+// --- Dispatch ---------------------------------------------------------------------------
+//
+// Every wrapper has the same shape: decide whether its descriptor, path or
+// stream belongs to the kernel; if not, make the program's call on the host
+// (host(), usually a HOST_CALL); if so, make the kernel's call, whose result
+// becomes libc's (-1 and errno on an error).
+
+// A call on descriptor fd.  kernel(k) gets the kernel's number for it.
+template <typename Host, typename Kernel>
+auto fd_dispatch(int fd, Host host, Kernel kernel) -> decltype(host()) {
+    int k = kfd_of(fd);
+    if (k < 0)
+        return host();
+    return kernel(k);
+}
+
+// A call on descriptor fd that the kernel has as system call nr(k, args...).
+template <typename Host, typename... A> auto fd_call(int fd, Host host, long nr, A... args) {
+    return fd_dispatch(
+        fd, host, [=](int k) { return set_errno<decltype(host())>(ksys(nr, k, sysarg(args)...)); });
+}
+
+// A call on (dirfd, path).  kernel(kp) gets where it is in the kernel.
+template <typename Host, typename Kernel>
+auto path_dispatch(int dirfd, const char* path, Host host, Kernel kernel) -> decltype(host()) {
+    KPath kp;
+    if (!classify(dirfd, path, kp))
+        return host();
+    return kernel(kp);
+}
+
+// A call on (dirfd, path) that the kernel has as nr(dirfd, path, args...).
+template <typename Host, typename... A>
+auto path_call(int dirfd, const char* path, Host host, long nr, A... args) {
+    return path_dispatch(dirfd, path, host, [=](const KPath& kp) {
+        return set_errno<decltype(host())>(ksys(nr, kp.dirfd, P(kp.path), sysarg(args)...));
+    });
+}
+
+// A call on a path that the kernel has as nr(path, args...), without a
+// directory descriptor.
+template <typename Host, typename... A>
+auto cwd_path_call(const char* path, Host host, long nr, A... args) {
+    return path_dispatch(AT_FDCWD, path, host, [=](const KPath& kp) -> decltype(host()) {
+        if (kp.dirfd != AT_FDCWD) {
+            errno = ENOSYS;
+            return -1;
+        }
+        return set_errno<decltype(host())>(ksys(nr, P(kp.path), sysarg(args)...));
+    });
+}
+
+// Two-path calls (rename, link): both paths must be on the same side; the
+// kernel has them as nr(dirfd1, path1, dirfd2, path2, flags).
+template <typename Host>
+int two_path_call(int d1, const char* p1, int d2, const char* p2, Host host, long nr, long flags) {
+    KPath k1, k2;
+    bool a = classify(d1, p1, k1), b = classify(d2, p2, k2);
+    if (!a && !b)
+        return host();
+    if (a && b)
+        return set_errno(ksys(nr, k1.dirfd, P(k1.path), k2.dirfd, P(k2.path), flags));
+    errno = EXDEV; // mv falls back to copy + unlink
+    return -1;
+}
+
+// A call with no kernel counterpart: when kernel (its descriptor or path is
+// the kernel's) it fails with error.
+template <typename Host> auto host_only(bool kernel, int error, Host host) -> decltype(host()) {
+    if (kernel) {
+        errno = error;
+        return -1;
+    }
+    return host();
+}
+
+// The kernel descriptor at a path that is empty with AT_EMPTY_PATH: dirfd's,
+// or -1 when this is not such a call or dirfd is the host's.
+int empty_path_kfd(int dirfd, const char* path, int flags) {
+    if (path && !path[0] && (flags & AT_EMPTY_PATH))
+        return kfd_of(dirfd);
+    return -1;
+}
+
+// Duplicates: the kernel made k2 (or failed, a negative errno); host_dup()
+// makes the matching placeholder, or k2 is closed again.
+template <typename HostDup> int dup_pair(long k2, HostDup host_dup) {
+    if (k2 < 0)
+        return set_errno(k2);
+    int h2 = host_dup();
+    if (h2 < 0) {
+        int e = errno;
+        ksys(AK_SYS_close, k2);
+        errno = e;
+        return -1;
+    }
+    map_set(h2, static_cast<int>(k2));
+    return h2;
+}
+
 // --- Shared implementations -------------------------------------------------------------
 
 int do_openat(int dirfd, const char* path, int flags, mode_t mode, bool use_open) {
-    KPath kp;
-    if (!classify(dirfd, path, kp)) {
-        if (use_open) {
-            REAL(open);
-            return real_open(path, flags, mode);
-        }
-        REAL(openat);
-        return real_openat(dirfd, path, flags, mode);
-    }
-    long kfd = ksys(AK_SYS_openat, kp.dirfd, P(kp.path), flags, mode);
-    if (kfd < 0)
-        return set_errno(kfd);
-    return make_placeholder(static_cast<int>(kfd), flags & O_CLOEXEC);
+    auto host = [=] {
+        return use_open ? HOST(open)(path, flags, mode) : HOST(openat)(dirfd, path, flags, mode);
+    };
+    return path_dispatch(dirfd, path, host, [=](const KPath& kp) {
+        return new_placeholder(ksys(AK_SYS_openat, kp.dirfd, P(kp.path), flags, mode),
+                               flags & O_CLOEXEC);
+    });
+}
+
+// The mode argument of open and openat, passed only when a file is created.
+mode_t open_mode(int flags, va_list ap) {
+    return (flags & (O_CREAT | __O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
 }
 
 int do_close(int fd) {
@@ -478,7 +597,6 @@ int do_close(int fd) {
         errno = EBADF; // the library's own socket is not the program's to close
         return -1;
     }
-    REAL(close);
     int k = kfd_of(fd);
     if (k < 0) {
         if (g_epmap && fd >= 0 && fd < g_fdmax) {
@@ -486,51 +604,29 @@ int do_close(int fd) {
             if (kep >= 0)
                 ksys(AK_SYS_close, kep);
         }
-        return real_close(fd);
+        return HOST(close)(fd);
     }
     map_set(fd, -1);
     long r = ksys(AK_SYS_close, k);
-    real_close(fd);
+    HOST(close)(fd);
     return set_errno(r);
 }
 
 int do_fstatat(int dirfd, const char* path, struct stat* st, int flags) {
-    KPath kp;
-    if (path && !path[0] && (flags & AT_EMPTY_PATH)) {
-        int k = kfd_of(dirfd);
-        if (k >= 0)
-            return set_errno(ksys(AK_SYS_fstat, k, P(st)));
-    }
-    if (!classify(dirfd, path, kp)) {
-        REAL(fstatat);
-        return real_fstatat(dirfd, path, st, flags);
-    }
-    return set_errno(ksys(AK_SYS_newfstatat, kp.dirfd, P(kp.path), P(st), flags));
+    int k = empty_path_kfd(dirfd, path, flags);
+    if (k >= 0)
+        return set_errno(ksys(AK_SYS_fstat, k, P(st)));
+    return path_call(dirfd, path, HOST_CALL(fstatat, dirfd, path, st, flags), AK_SYS_newfstatat, st,
+                     flags);
 }
 
 int do_fstat(int fd, struct stat* st) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(fstat);
-        return real_fstat(fd, st);
-    }
-    return set_errno(ksys(AK_SYS_fstat, k, P(st)));
-}
-
-// Two-path calls (rename, link): both paths must be on the same side.
-enum Side { k_side_host, k_side_kernel, k_side_mixed };
-Side sides(int d1, const char* p1, KPath& k1, int d2, const char* p2, KPath& k2) {
-    bool a = classify(d1, p1, k1), b = classify(d2, p2, k2);
-    if (a && b)
-        return k_side_kernel;
-    if (!a && !b)
-        return k_side_host;
-    return k_side_mixed;
+    return fd_call(fd, HOST_CALL(fstat, fd, st), AK_SYS_fstat, st);
 }
 
 ssize_t cookie_read(void* c, char* buf, size_t n) {
     int k = kfd_of(static_cast<int>(reinterpret_cast<intptr_t>(c)));
-    return set_errno_long(ksys(AK_SYS_read, k, P(buf), static_cast<long>(n)));
+    return set_errno<ssize_t>(ksys(AK_SYS_read, k, P(buf), static_cast<long>(n)));
 }
 ssize_t cookie_write(void* c, const char* buf, size_t n) {
     int k = kfd_of(static_cast<int>(reinterpret_cast<intptr_t>(c)));
@@ -581,50 +677,67 @@ int fopen_flags(const char* mode) {
     return flags;
 }
 
+// chdir and fchdir: after a successful call the working directory is on
+// the side that made it.
+int cwd_moved(bool kernel, int r) {
+    if (r == 0)
+        g_cwd_kernel = kernel;
+    return r;
+}
+
+// A directory stream: host() for the host's, kernel(d) for one of ours.
+template <typename Host, typename Kernel>
+auto dir_dispatch(DIR* dir, Host host, Kernel kernel) -> decltype(host()) {
+    KDir* d = kdir_of(dir);
+    if (!d)
+        return host();
+    return kernel(d);
+}
+
+int kdir_close(KDir* d) {
+    kdir_unregister(d);
+    int r = do_close(d->hfd);
+    delete d;
+    return r;
+}
+
+void kdir_rewind(KDir* d) {
+    ksys(AK_SYS_lseek, d->kfd, 0, SEEK_SET);
+    d->pos = d->len = 0;
+}
+
+// exec with the kernel state handed to the new image: exec(env) runs the
+// host's exec with an environment; without a session envp goes as it is.
+template <typename Exec> int exec_with_state(char* const envp[], Exec exec) {
+    char token[65];
+    char** env = prepare_exec(envp, token);
+    if (!env)
+        return exec(envp);
+    exec(env);
+    after_failed_exec(env, token);
+    return -1;
+}
+
 } // namespace
 
 // ==== Wrapped libc functions ================================================================
 
 HIJACK int open(const char* path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | __O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = open_mode(flags, ap);
+    va_end(ap);
     return do_openat(AT_FDCWD, path, flags, mode, true);
 }
-HIJACK int open64(const char* path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | __O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    return do_openat(AT_FDCWD, path, flags, mode, true);
-}
+HIJACK int open64(const char* path, int flags, ...) __attribute__((alias("open")));
 HIJACK int openat(int dirfd, const char* path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | __O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = open_mode(flags, ap);
+    va_end(ap);
     return do_openat(dirfd, path, flags, mode, false);
 }
-HIJACK int openat64(int dirfd, const char* path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | __O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    return do_openat(dirfd, path, flags, mode, false);
-}
+HIJACK int openat64(int dirfd, const char* path, int flags, ...) __attribute__((alias("openat")));
 HIJACK int __open_2(const char* path, int flags) {
     return do_openat(AT_FDCWD, path, flags, 0, true);
 }
@@ -649,66 +762,31 @@ HIJACK int close(int fd) {
 }
 
 HIJACK ssize_t read(int fd, void* buf, size_t n) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(read);
-        return real_read(fd, buf, n);
-    }
-    return set_errno_long(ksys(AK_SYS_read, k, P(buf), static_cast<long>(n)));
+    return fd_call(fd, HOST_CALL(read, fd, buf, n), AK_SYS_read, buf, n);
 }
 HIJACK ssize_t write(int fd, const void* buf, size_t n) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(write);
-        return real_write(fd, buf, n);
-    }
-    return set_errno_long(ksys(AK_SYS_write, k, P(buf), static_cast<long>(n)));
+    return fd_call(fd, HOST_CALL(write, fd, buf, n), AK_SYS_write, buf, n);
 }
 HIJACK ssize_t pread(int fd, void* buf, size_t n, off_t off) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(pread);
-        return real_pread(fd, buf, n, off);
-    }
-    return set_errno_long(ksys(AK_SYS_pread64, k, P(buf), static_cast<long>(n), off));
+    return fd_call(fd, HOST_CALL(pread, fd, buf, n, off), AK_SYS_pread64, buf, n, off);
 }
 HIJACK ssize_t pread64(int fd, void* buf, size_t n, off64_t off) {
     return pread(fd, buf, n, off);
 }
 HIJACK ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(pwrite);
-        return real_pwrite(fd, buf, n, off);
-    }
-    return set_errno_long(ksys(AK_SYS_pwrite64, k, P(buf), static_cast<long>(n), off));
+    return fd_call(fd, HOST_CALL(pwrite, fd, buf, n, off), AK_SYS_pwrite64, buf, n, off);
 }
 HIJACK ssize_t pwrite64(int fd, const void* buf, size_t n, off64_t off) {
     return pwrite(fd, buf, n, off);
 }
 HIJACK ssize_t readv(int fd, const struct iovec* iov, int cnt) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(readv);
-        return real_readv(fd, iov, cnt);
-    }
-    return set_errno_long(ksys(AK_SYS_readv, k, P(iov), cnt));
+    return fd_call(fd, HOST_CALL(readv, fd, iov, cnt), AK_SYS_readv, iov, cnt);
 }
 HIJACK ssize_t writev(int fd, const struct iovec* iov, int cnt) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(writev);
-        return real_writev(fd, iov, cnt);
-    }
-    return set_errno_long(ksys(AK_SYS_writev, k, P(iov), cnt));
+    return fd_call(fd, HOST_CALL(writev, fd, iov, cnt), AK_SYS_writev, iov, cnt);
 }
 HIJACK off_t lseek(int fd, off_t off, int whence) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(lseek);
-        return real_lseek(fd, off, whence);
-    }
-    return set_errno_long(ksys(AK_SYS_lseek, k, off, whence));
+    return fd_call(fd, HOST_CALL(lseek, fd, off, whence), AK_SYS_lseek, off, whence);
 }
 HIJACK off64_t lseek64(int fd, off64_t off, int whence) {
     return lseek(fd, off, whence);
@@ -764,33 +842,20 @@ HIJACK int __fxstatat64(int, int dirfd, const char* path, struct stat* st, int f
     return do_fstatat(dirfd, path, st, flags);
 }
 HIJACK int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* buf) {
-    KPath kp;
     path = opaque(path);
-    if (path && !path[0] && (flags & AT_EMPTY_PATH) && kfd_of(dirfd) >= 0) {
-        kp.dirfd = kfd_of(dirfd);
-        kp.path = "";
-    } else if (!classify(dirfd, path, kp)) {
-        REAL(statx);
-        return real_statx(dirfd, path, flags, mask, buf);
-    }
-    return set_errno(ksys(AK_SYS_statx, kp.dirfd, P(kp.path), flags, mask, P(buf)));
+    int k = empty_path_kfd(dirfd, path, flags);
+    if (k >= 0)
+        return set_errno(ksys(AK_SYS_statx, k, P(""), flags, mask, P(buf)));
+    return path_call(dirfd, path, HOST_CALL(statx, dirfd, path, flags, mask, buf), AK_SYS_statx,
+                     flags, mask, buf);
 }
 
 HIJACK int access(const char* path, int mode) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(access);
-        return real_access(path, mode);
-    }
-    return set_errno(ksys(AK_SYS_faccessat, kp.dirfd, P(kp.path), mode));
+    return path_call(AT_FDCWD, path, HOST_CALL(access, path, mode), AK_SYS_faccessat, mode);
 }
 HIJACK int faccessat(int dirfd, const char* path, int mode, int flags) {
-    KPath kp;
-    if (!classify(dirfd, path, kp)) {
-        REAL(faccessat);
-        return real_faccessat(dirfd, path, mode, flags);
-    }
-    return set_errno(ksys(AK_SYS_faccessat2, kp.dirfd, P(kp.path), mode, flags));
+    return path_call(dirfd, path, HOST_CALL(faccessat, dirfd, path, mode, flags), AK_SYS_faccessat2,
+                     mode, flags);
 }
 HIJACK int euidaccess(const char* path, int mode) {
     return faccessat(AT_FDCWD, path, mode, AT_EACCESS);
@@ -800,58 +865,23 @@ HIJACK int eaccess(const char* path, int mode) {
 }
 
 HIJACK int mkdir(const char* path, mode_t mode) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(mkdir);
-        return real_mkdir(path, mode);
-    }
-    return set_errno(ksys(AK_SYS_mkdirat, kp.dirfd, P(kp.path), mode));
+    return path_call(AT_FDCWD, path, HOST_CALL(mkdir, path, mode), AK_SYS_mkdirat, mode);
 }
 HIJACK int mkdirat(int dirfd, const char* path, mode_t mode) {
-    KPath kp;
-    if (!classify(dirfd, path, kp)) {
-        REAL(mkdirat);
-        return real_mkdirat(dirfd, path, mode);
-    }
-    return set_errno(ksys(AK_SYS_mkdirat, kp.dirfd, P(kp.path), mode));
+    return path_call(dirfd, path, HOST_CALL(mkdirat, dirfd, path, mode), AK_SYS_mkdirat, mode);
 }
 HIJACK int rmdir(const char* path) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(rmdir);
-        return real_rmdir(path);
-    }
-    return set_errno(ksys(AK_SYS_unlinkat, kp.dirfd, P(kp.path), AT_REMOVEDIR));
+    return path_call(AT_FDCWD, path, HOST_CALL(rmdir, path), AK_SYS_unlinkat, AT_REMOVEDIR);
 }
 HIJACK int unlink(const char* path) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(unlink);
-        return real_unlink(path);
-    }
-    return set_errno(ksys(AK_SYS_unlinkat, kp.dirfd, P(kp.path), 0));
+    return path_call(AT_FDCWD, path, HOST_CALL(unlink, path), AK_SYS_unlinkat, 0);
 }
 HIJACK int unlinkat(int dirfd, const char* path, int flags) {
-    KPath kp;
-    if (!classify(dirfd, path, kp)) {
-        REAL(unlinkat);
-        return real_unlinkat(dirfd, path, flags);
-    }
-    return set_errno(ksys(AK_SYS_unlinkat, kp.dirfd, P(kp.path), flags));
+    return path_call(dirfd, path, HOST_CALL(unlinkat, dirfd, path, flags), AK_SYS_unlinkat, flags);
 }
 HIJACK int renameat2(int d1, const char* p1, int d2, const char* p2, unsigned flags) {
-    KPath k1, k2;
-    switch (sides(d1, p1, k1, d2, p2, k2)) {
-    case k_side_host: {
-        REAL(renameat2);
-        return real_renameat2(d1, p1, d2, p2, flags);
-    }
-    case k_side_kernel:
-        return set_errno(ksys(AK_SYS_renameat2, k1.dirfd, P(k1.path), k2.dirfd, P(k2.path), flags));
-    default:
-        errno = EXDEV; // mv falls back to copy + unlink
-        return -1;
-    }
+    return two_path_call(d1, p1, d2, p2, HOST_CALL(renameat2, d1, p1, d2, p2, flags),
+                         AK_SYS_renameat2, flags);
 }
 HIJACK int renameat(int d1, const char* p1, int d2, const char* p2) {
     return renameat2(d1, p1, d2, p2, 0);
@@ -860,79 +890,52 @@ HIJACK int rename(const char* p1, const char* p2) {
     return renameat2(AT_FDCWD, p1, AT_FDCWD, p2, 0);
 }
 HIJACK int linkat(int d1, const char* p1, int d2, const char* p2, int flags) {
-    KPath k1, k2;
-    switch (sides(d1, p1, k1, d2, p2, k2)) {
-    case k_side_host: {
-        REAL(linkat);
-        return real_linkat(d1, p1, d2, p2, flags);
-    }
-    case k_side_kernel:
-        return set_errno(ksys(AK_SYS_linkat, k1.dirfd, P(k1.path), k2.dirfd, P(k2.path), flags));
-    default:
-        errno = EXDEV;
-        return -1;
-    }
+    return two_path_call(d1, p1, d2, p2, HOST_CALL(linkat, d1, p1, d2, p2, flags), AK_SYS_linkat,
+                         flags);
 }
 HIJACK int link(const char* p1, const char* p2) {
     return linkat(AT_FDCWD, p1, AT_FDCWD, p2, 0);
 }
 HIJACK int symlinkat(const char* target, int dirfd, const char* path) {
-    KPath kp;
-    if (!classify(dirfd, path, kp)) {
-        REAL(symlinkat);
-        return real_symlinkat(target, dirfd, path);
-    }
-    return set_errno(ksys(AK_SYS_symlinkat, P(target), kp.dirfd, P(kp.path)));
+    return path_dispatch(
+        dirfd, path, HOST_CALL(symlinkat, target, dirfd, path), [=](const KPath& kp) {
+            return set_errno(ksys(AK_SYS_symlinkat, P(target), kp.dirfd, P(kp.path)));
+        });
 }
 HIJACK int symlink(const char* target, const char* path) {
     return symlinkat(target, AT_FDCWD, path);
 }
 HIJACK ssize_t readlinkat(int dirfd, const char* path, char* buf, size_t n) {
-    KPath kp;
-    if (!classify(dirfd, path, kp)) {
-        REAL(readlinkat);
-        return real_readlinkat(dirfd, path, buf, n);
-    }
-    return set_errno_long(
-        ksys(AK_SYS_readlinkat, kp.dirfd, P(kp.path), P(buf), static_cast<long>(n)));
+    return path_call(dirfd, path, HOST_CALL(readlinkat, dirfd, path, buf, n), AK_SYS_readlinkat,
+                     buf, n);
 }
 HIJACK ssize_t readlink(const char* path, char* buf, size_t n) {
     return readlinkat(AT_FDCWD, path, buf, n);
 }
 
 HIJACK int fchmodat(int dirfd, const char* path, mode_t mode, int flags) {
-    KPath kp;
-    if (!classify(dirfd, path, kp)) {
-        REAL(fchmodat);
-        return real_fchmodat(dirfd, path, mode, flags);
-    }
-    if (flags & AT_SYMLINK_NOFOLLOW) {
-        errno = EOPNOTSUPP; // as Linux: symlinks have no mode
-        return -1;
-    }
-    return set_errno(ksys(AK_SYS_fchmodat, kp.dirfd, P(kp.path), mode));
+    return path_dispatch(dirfd, path, HOST_CALL(fchmodat, dirfd, path, mode, flags),
+                         [=](const KPath& kp) {
+                             if (flags & AT_SYMLINK_NOFOLLOW) {
+                                 errno = EOPNOTSUPP; // as Linux: symlinks have no mode
+                                 return -1;
+                             }
+                             return set_errno(ksys(AK_SYS_fchmodat, kp.dirfd, P(kp.path), mode));
+                         });
 }
 HIJACK int chmod(const char* path, mode_t mode) {
     return fchmodat(AT_FDCWD, path, mode, 0);
 }
 HIJACK int fchmod(int fd, mode_t mode) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(fchmod);
-        return real_fchmod(fd, mode);
-    }
-    return set_errno(ksys(AK_SYS_fchmod, k, mode));
+    return fd_call(fd, HOST_CALL(fchmod, fd, mode), AK_SYS_fchmod, mode);
 }
 HIJACK int fchownat(int dirfd, const char* path, uid_t u, gid_t g, int flags) {
-    KPath kp;
     path = opaque(path);
-    if (path && !path[0] && (flags & AT_EMPTY_PATH) && kfd_of(dirfd) >= 0)
-        return set_errno(ksys(AK_SYS_fchown, kfd_of(dirfd), u, g));
-    if (!classify(dirfd, path, kp)) {
-        REAL(fchownat);
-        return real_fchownat(dirfd, path, u, g, flags);
-    }
-    return set_errno(ksys(AK_SYS_fchownat, kp.dirfd, P(kp.path), u, g, flags));
+    int k = empty_path_kfd(dirfd, path, flags);
+    if (k >= 0)
+        return set_errno(ksys(AK_SYS_fchown, k, u, g));
+    return path_call(dirfd, path, HOST_CALL(fchownat, dirfd, path, u, g, flags), AK_SYS_fchownat, u,
+                     g, flags);
 }
 HIJACK int chown(const char* path, uid_t u, gid_t g) {
     return fchownat(AT_FDCWD, path, u, g, 0);
@@ -941,87 +944,45 @@ HIJACK int lchown(const char* path, uid_t u, gid_t g) {
     return fchownat(AT_FDCWD, path, u, g, AT_SYMLINK_NOFOLLOW);
 }
 HIJACK int fchown(int fd, uid_t u, gid_t g) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(fchown);
-        return real_fchown(fd, u, g);
-    }
-    return set_errno(ksys(AK_SYS_fchown, k, u, g));
+    return fd_call(fd, HOST_CALL(fchown, fd, u, g), AK_SYS_fchown, u, g);
 }
 
 HIJACK int truncate(const char* path, off_t len) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(truncate);
-        return real_truncate(path, len);
-    }
-    if (kp.dirfd != AT_FDCWD) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return set_errno(ksys(AK_SYS_truncate, P(kp.path), len));
+    return cwd_path_call(path, HOST_CALL(truncate, path, len), AK_SYS_truncate, len);
 }
 HIJACK int truncate64(const char* path, off64_t len) {
     return truncate(path, len);
 }
 HIJACK int ftruncate(int fd, off_t len) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(ftruncate);
-        return real_ftruncate(fd, len);
-    }
-    return set_errno(ksys(AK_SYS_ftruncate, k, len));
+    return fd_call(fd, HOST_CALL(ftruncate, fd, len), AK_SYS_ftruncate, len);
 }
 HIJACK int ftruncate64(int fd, off64_t len) {
     return ftruncate(fd, len);
 }
 HIJACK int fsync(int fd) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(fsync);
-        return real_fsync(fd);
-    }
-    return set_errno(ksys(AK_SYS_fsync, k));
+    return fd_call(fd, HOST_CALL(fsync, fd), AK_SYS_fsync);
 }
 HIJACK int fdatasync(int fd) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(fdatasync);
-        return real_fdatasync(fd);
-    }
-    return set_errno(ksys(AK_SYS_fdatasync, k));
+    return fd_call(fd, HOST_CALL(fdatasync, fd), AK_SYS_fdatasync);
 }
 
 HIJACK int dup(int fd) {
-    REAL(dup);
     int k = kfd_of(fd);
     if (k < 0)
-        return real_dup(fd);
-    long k2 = ksys(AK_SYS_dup, k);
-    if (k2 < 0)
-        return set_errno(k2);
-    int h2 = real_dup(fd);
-    if (h2 < 0) {
-        int e = errno;
-        ksys(AK_SYS_close, k2);
-        errno = e;
-        return -1;
-    }
-    map_set(h2, static_cast<int>(k2));
-    return h2;
+        return HOST(dup)(fd);
+    return dup_pair(ksys(AK_SYS_dup, k), HOST_CALL(dup, fd));
 }
 
 HIJACK int dup3(int fd, int newfd, int flags) {
-    REAL(dup3);
-    REAL(dup2);
     if (akc_is_internal_fd(newfd)) {
         errno = EBADF;
         return -1;
     }
+    auto host_dup = [=] { return flags ? HOST(dup3)(fd, newfd, flags) : HOST(dup2)(fd, newfd); };
     int k = kfd_of(fd);
     int knew = kfd_of(newfd);
     if (k < 0) {
-        int r = flags ? real_dup3(fd, newfd, flags) : real_dup2(fd, newfd);
+        int r = host_dup();
         if (r >= 0 && knew >= 0) {
             map_set(newfd, -1);
             ksys(AK_SYS_close, knew);
@@ -1036,53 +997,29 @@ HIJACK int dup3(int fd, int newfd, int flags) {
         return newfd;
     }
     long k2 = ksys(AK_SYS_fcntl, k, (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
-    if (k2 < 0)
-        return set_errno(k2);
-    int r = flags ? real_dup3(fd, newfd, flags) : real_dup2(fd, newfd);
-    if (r < 0) {
-        int e = errno;
-        ksys(AK_SYS_close, k2);
-        errno = e;
-        return -1;
-    }
-    map_set(newfd, static_cast<int>(k2));
-    if (knew >= 0)
+    int r = dup_pair(k2, host_dup);
+    if (r >= 0 && knew >= 0)
         ksys(AK_SYS_close, knew);
     return r;
 }
 HIJACK int dup2(int fd, int newfd) {
-    if (kfd_of(fd) < 0 && kfd_of(newfd) < 0 && !akc_is_internal_fd(newfd)) {
-        REAL(dup2);
-        return real_dup2(fd, newfd);
-    }
+    if (kfd_of(fd) < 0 && kfd_of(newfd) < 0 && !akc_is_internal_fd(newfd))
+        return HOST(dup2)(fd, newfd);
     return dup3(fd, newfd, 0);
 }
 
 static int do_fcntl(int fd, int cmd, long arg) {
-    REAL(fcntl);
     int k = kfd_of(fd);
     if (k < 0)
-        return real_fcntl(fd, cmd, arg);
+        return HOST(fcntl)(fd, cmd, arg);
     switch (cmd) {
     case F_DUPFD:
-    case F_DUPFD_CLOEXEC: {
-        long k2 = ksys(AK_SYS_fcntl, k, cmd, 0);
-        if (k2 < 0)
-            return set_errno(k2);
-        int h2 = real_fcntl(fd, cmd, arg);
-        if (h2 < 0) {
-            int e = errno;
-            ksys(AK_SYS_close, k2);
-            errno = e;
-            return -1;
-        }
-        map_set(h2, static_cast<int>(k2));
-        return h2;
-    }
+    case F_DUPFD_CLOEXEC:
+        return dup_pair(ksys(AK_SYS_fcntl, k, cmd, 0), HOST_CALL(fcntl, fd, cmd, arg));
     case F_SETFD: {
         long r = ksys(AK_SYS_fcntl, k, cmd, arg);
         if (r >= 0)
-            real_fcntl(fd, cmd, arg); // keep the placeholder's flag in step (exec)
+            HOST(fcntl)(fd, cmd, arg); // keep the placeholder's flag in step (exec)
         return set_errno(r);
     }
     case F_GETFD:
@@ -1103,149 +1040,92 @@ HIJACK int fcntl(int fd, int cmd, ...) {
     va_end(ap);
     return do_fcntl(fd, cmd, arg);
 }
-HIJACK int fcntl64(int fd, int cmd, ...) {
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    return do_fcntl(fd, cmd, arg);
-}
+HIJACK int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 HIJACK int ioctl(int fd, unsigned long request, ...) {
     va_list ap;
     va_start(ap, request);
     void* arg = va_arg(ap, void*);
     va_end(ap);
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(ioctl);
-        return real_ioctl(fd, request, arg);
-    }
-    long r = ksys(AK_SYS_ioctl, k, static_cast<long>(request), P(arg));
-    if (r >= 0 && (request == FIOCLEX || request == FIONCLEX)) {
-        REAL(fcntl);
-        real_fcntl(fd, F_SETFD, request == FIOCLEX ? FD_CLOEXEC : 0);
-    }
-    return set_errno(r);
+    return fd_dispatch(fd, HOST_CALL(ioctl, fd, request, arg), [=](int k) {
+        long r = ksys(AK_SYS_ioctl, k, static_cast<long>(request), P(arg));
+        if (r >= 0 && (request == FIOCLEX || request == FIONCLEX))
+            HOST(fcntl)(fd, F_SETFD, request == FIOCLEX ? FD_CLOEXEC : 0);
+        return set_errno(r);
+    });
 }
 
 // Copy offload between descriptors: refused for kernel descriptors, so
 // programs (cp) fall back to read and write.
 HIJACK ssize_t copy_file_range(int in, off64_t* oin, int out, off64_t* oout, size_t n,
                                unsigned flags) {
-    if (kfd_of(in) >= 0 || kfd_of(out) >= 0) {
-        errno = EXDEV;
-        return -1;
-    }
-    REAL(copy_file_range);
-    return real_copy_file_range(in, oin, out, oout, n, flags);
+    return host_only(is_kernel_fd(in) || is_kernel_fd(out), EXDEV,
+                     HOST_CALL(copy_file_range, in, oin, out, oout, n, flags));
 }
 HIJACK ssize_t sendfile(int out, int in, off_t* off, size_t n) {
-    if (kfd_of(in) >= 0 || kfd_of(out) >= 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    REAL(sendfile);
-    return real_sendfile(out, in, off, n);
+    return host_only(is_kernel_fd(in) || is_kernel_fd(out), EINVAL,
+                     HOST_CALL(sendfile, out, in, off, n));
 }
 HIJACK ssize_t sendfile64(int out, int in, off64_t* off, size_t n) {
     return sendfile(out, in, off, n);
 }
 HIJACK int posix_fadvise(int fd, off_t off, off_t len, int advice) {
-    if (kfd_of(fd) >= 0)
+    if (is_kernel_fd(fd))
         return 0; // advice only
-    REAL(posix_fadvise);
-    return real_posix_fadvise(fd, off, len, advice);
+    return HOST(posix_fadvise)(fd, off, len, advice);
 }
 HIJACK int posix_fadvise64(int fd, off64_t off, off64_t len, int advice) {
     return posix_fadvise(fd, off, len, advice);
 }
 
 // No extended attributes in the kernel yet.
-#define NO_XATTR_PATH(name, ...)                                                                   \
-    {                                                                                              \
-        KPath kp;                                                                                  \
-        if (classify(AT_FDCWD, path, kp)) {                                                        \
-            errno = ENOTSUP;                                                                       \
-            return -1;                                                                             \
-        }                                                                                          \
-        REAL(name);                                                                                \
-        return real_##name(__VA_ARGS__);                                                           \
-    }
-HIJACK ssize_t getxattr(const char* path, const char* name, void* v, size_t n)
-    NO_XATTR_PATH(getxattr, path, name, v, n);
-HIJACK ssize_t lgetxattr(const char* path, const char* name, void* v, size_t n)
-    NO_XATTR_PATH(lgetxattr, path, name, v, n);
-HIJACK ssize_t listxattr(const char* path, char* l, size_t n) NO_XATTR_PATH(listxattr, path, l, n);
-HIJACK ssize_t llistxattr(const char* path, char* l, size_t n)
-    NO_XATTR_PATH(llistxattr, path, l, n);
-HIJACK int setxattr(const char* path, const char* name, const void* v, size_t n, int f)
-    NO_XATTR_PATH(setxattr, path, name, v, n, f);
-HIJACK int lsetxattr(const char* path, const char* name, const void* v, size_t n, int f)
-    NO_XATTR_PATH(lsetxattr, path, name, v, n, f);
+HIJACK ssize_t getxattr(const char* path, const char* name, void* v, size_t n) {
+    return host_only(is_kernel_path(path), ENOTSUP, HOST_CALL(getxattr, path, name, v, n));
+}
+HIJACK ssize_t lgetxattr(const char* path, const char* name, void* v, size_t n) {
+    return host_only(is_kernel_path(path), ENOTSUP, HOST_CALL(lgetxattr, path, name, v, n));
+}
+HIJACK ssize_t listxattr(const char* path, char* l, size_t n) {
+    return host_only(is_kernel_path(path), ENOTSUP, HOST_CALL(listxattr, path, l, n));
+}
+HIJACK ssize_t llistxattr(const char* path, char* l, size_t n) {
+    return host_only(is_kernel_path(path), ENOTSUP, HOST_CALL(llistxattr, path, l, n));
+}
+HIJACK int setxattr(const char* path, const char* name, const void* v, size_t n, int f) {
+    return host_only(is_kernel_path(path), ENOTSUP, HOST_CALL(setxattr, path, name, v, n, f));
+}
+HIJACK int lsetxattr(const char* path, const char* name, const void* v, size_t n, int f) {
+    return host_only(is_kernel_path(path), ENOTSUP, HOST_CALL(lsetxattr, path, name, v, n, f));
+}
 HIJACK ssize_t fgetxattr(int fd, const char* name, void* v, size_t n) {
-    if (kfd_of(fd) >= 0) {
-        errno = ENOTSUP;
-        return -1;
-    }
-    REAL(fgetxattr);
-    return real_fgetxattr(fd, name, v, n);
+    return host_only(is_kernel_fd(fd), ENOTSUP, HOST_CALL(fgetxattr, fd, name, v, n));
 }
 HIJACK ssize_t flistxattr(int fd, char* l, size_t n) {
-    if (kfd_of(fd) >= 0) {
-        errno = ENOTSUP;
-        return -1;
-    }
-    REAL(flistxattr);
-    return real_flistxattr(fd, l, n);
+    return host_only(is_kernel_fd(fd), ENOTSUP, HOST_CALL(flistxattr, fd, l, n));
 }
 HIJACK int fsetxattr(int fd, const char* name, const void* v, size_t n, int f) {
-    if (kfd_of(fd) >= 0) {
-        errno = ENOTSUP;
-        return -1;
-    }
-    REAL(fsetxattr);
-    return real_fsetxattr(fd, name, v, n, f);
+    return host_only(is_kernel_fd(fd), ENOTSUP, HOST_CALL(fsetxattr, fd, name, v, n, f));
 }
 
 // Working directory: inside the kernel once chdir lands under the prefix.
 HIJACK int chdir(const char* path) {
     KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(chdir);
-        int r = real_chdir(path);
-        if (r == 0)
-            g_cwd_kernel = false;
-        return r;
-    }
+    if (!classify(AT_FDCWD, path, kp))
+        return cwd_moved(false, HOST(chdir)(path));
     if (kp.dirfd != AT_FDCWD) {
         errno = ENOSYS;
         return -1;
     }
-    long r = ksys(AK_SYS_chdir, P(kp.path));
-    if (r == 0)
-        g_cwd_kernel = true;
-    return set_errno(r);
+    return cwd_moved(true, set_errno(ksys(AK_SYS_chdir, P(kp.path))));
 }
 HIJACK int fchdir(int fd) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(fchdir);
-        int r = real_fchdir(fd);
-        if (r == 0)
-            g_cwd_kernel = false;
-        return r;
-    }
-    long r = ksys(AK_SYS_fchdir, k);
-    if (r == 0)
-        g_cwd_kernel = true;
-    return set_errno(r);
+    return fd_dispatch(
+        fd, [=] { return cwd_moved(false, HOST(fchdir)(fd)); },
+        [](int k) { return cwd_moved(true, set_errno(ksys(AK_SYS_fchdir, k))); });
 }
 HIJACK char* getcwd(char* buf, size_t size) {
-    if (!g_cwd_kernel.load()) {
-        REAL(getcwd);
-        return real_getcwd(buf, size);
-    }
+    if (!g_cwd_kernel.load())
+        return HOST(getcwd)(buf, size);
     char kbuf[PATH_MAX];
     long r = ksys(AK_SYS_getcwd, P(kbuf), sizeof kbuf);
     if (r < 0) {
@@ -1283,29 +1163,23 @@ HIJACK char* get_current_dir_name(void) {
 // Directory streams: glibc's opendir and readdir use internal calls that
 // cannot be interposed, so kernel directories get streams of our own.
 HIJACK DIR* fdopendir(int fd) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(fdopendir);
-        return real_fdopendir(fd);
-    }
-    struct stat st;
-    long r = ksys(AK_SYS_fstat, k, P(&st));
-    if (r < 0) {
-        errno = static_cast<int>(-r);
-        return nullptr;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return nullptr;
-    }
-    return kdir_open_fd(fd, k);
+    return fd_dispatch(fd, HOST_CALL(fdopendir, fd), [=](int k) -> DIR* {
+        struct stat st;
+        long r = ksys(AK_SYS_fstat, k, P(&st));
+        if (r < 0) {
+            errno = static_cast<int>(-r);
+            return nullptr;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            errno = ENOTDIR;
+            return nullptr;
+        }
+        return kdir_open_fd(fd, k);
+    });
 }
 HIJACK DIR* opendir(const char* path) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(opendir);
-        return real_opendir(path);
-    }
+    if (!is_kernel_path(path))
+        return HOST(opendir)(path);
     int fd = do_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, false);
     if (fd < 0)
         return nullptr;
@@ -1318,83 +1192,34 @@ HIJACK DIR* opendir(const char* path) {
     return d;
 }
 HIJACK struct dirent* readdir(DIR* dir) {
-    KDir* d = kdir_of(dir);
-    if (!d) {
-        REAL(readdir);
-        return real_readdir(dir);
-    }
-    return reinterpret_cast<struct dirent*>(kdir_read(d));
+    return dir_dispatch(dir, HOST_CALL(readdir, dir),
+                        [](KDir* d) { return reinterpret_cast<struct dirent*>(kdir_read(d)); });
 }
 HIJACK struct dirent64* readdir64(DIR* dir) {
-    KDir* d = kdir_of(dir);
-    if (!d) {
-        REAL(readdir64);
-        return real_readdir64(dir);
-    }
-    return kdir_read(d);
+    return dir_dispatch(dir, HOST_CALL(readdir64, dir), kdir_read);
 }
 HIJACK int closedir(DIR* dir) {
-    KDir* d = kdir_of(dir);
-    if (!d) {
-        REAL(closedir);
-        return real_closedir(dir);
-    }
-    kdir_unregister(d);
-    int r = do_close(d->hfd);
-    delete d;
-    return r;
+    return dir_dispatch(dir, HOST_CALL(closedir, dir), kdir_close);
 }
 HIJACK int dirfd(DIR* dir) {
-    KDir* d = kdir_of(dir);
-    if (!d) {
-        REAL(dirfd);
-        return real_dirfd(dir);
-    }
-    return d->hfd;
+    return dir_dispatch(dir, HOST_CALL(dirfd, dir), [](KDir* d) { return d->hfd; });
 }
 HIJACK void rewinddir(DIR* dir) {
-    KDir* d = kdir_of(dir);
-    if (!d) {
-        REAL(rewinddir);
-        real_rewinddir(dir);
-        return;
-    }
-    ksys(AK_SYS_lseek, d->kfd, 0, SEEK_SET);
-    d->pos = d->len = 0;
+    dir_dispatch(dir, HOST_CALL(rewinddir, dir), kdir_rewind);
 }
 
 // Times.
 HIJACK int utimensat(int dirfd, const char* path, const struct timespec t[2], int flags) {
-    KPath kp;
     path = opaque(path);
-    if (!path) {
-        int k = kfd_of(dirfd);
-        if (k < 0) {
-            REAL(utimensat);
-            return real_utimensat(dirfd, path, t, flags);
-        }
-        return set_errno(ksys(AK_SYS_utimensat, k, 0, P(t), flags));
-    }
-    if (!classify(dirfd, path, kp)) {
-        REAL(utimensat);
-        return real_utimensat(dirfd, path, t, flags);
-    }
-    return set_errno(ksys(AK_SYS_utimensat, kp.dirfd, P(kp.path), P(t), flags));
+    auto host = HOST_CALL(utimensat, dirfd, path, t, flags);
+    if (!path) // futimens: times of dirfd itself
+        return fd_call(dirfd, host, AK_SYS_utimensat, nullptr, t, flags);
+    return path_call(dirfd, path, host, AK_SYS_utimensat, t, flags);
 }
 HIJACK int futimens(int fd, const struct timespec t[2]) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(futimens);
-        return real_futimens(fd, t);
-    }
-    return set_errno(ksys(AK_SYS_utimensat, k, 0, P(t), 0));
+    return fd_call(fd, HOST_CALL(futimens, fd, t), AK_SYS_utimensat, nullptr, t, 0);
 }
 HIJACK int utimes(const char* path, const struct timeval tv[2]) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(utimes);
-        return real_utimes(path, tv);
-    }
     struct timespec ts[2];
     if (tv) {
         for (int i = 0; i < 2; i++) {
@@ -1402,44 +1227,27 @@ HIJACK int utimes(const char* path, const struct timeval tv[2]) {
             ts[i].tv_nsec = tv[i].tv_usec * 1000;
         }
     }
-    return set_errno(ksys(AK_SYS_utimensat, kp.dirfd, P(kp.path), tv ? P(ts) : 0, 0));
+    return path_call(AT_FDCWD, path, HOST_CALL(utimes, path, tv), AK_SYS_utimensat,
+                     tv ? ts : nullptr, 0);
 }
 HIJACK int utime(const char* path, const struct utimbuf* ub) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(utime);
-        return real_utime(path, ub);
-    }
     struct timespec ts[2];
     if (ub) {
         ts[0] = {ub->actime, 0};
         ts[1] = {ub->modtime, 0};
     }
-    return set_errno(ksys(AK_SYS_utimensat, kp.dirfd, P(kp.path), ub ? P(ts) : 0, 0));
+    return path_call(AT_FDCWD, path, HOST_CALL(utime, path, ub), AK_SYS_utimensat,
+                     ub ? ts : nullptr, 0);
 }
 
 HIJACK int statfs(const char* path, struct statfs* buf) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(statfs);
-        return real_statfs(path, buf);
-    }
-    if (kp.dirfd != AT_FDCWD) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return set_errno(ksys(AK_SYS_statfs, P(kp.path), P(buf)));
+    return cwd_path_call(path, HOST_CALL(statfs, path, buf), AK_SYS_statfs, buf);
 }
 HIJACK int statfs64(const char* path, struct statfs64* buf) {
     return statfs(path, reinterpret_cast<struct statfs*>(buf));
 }
 HIJACK int fstatfs(int fd, struct statfs* buf) {
-    int k = kfd_of(fd);
-    if (k < 0) {
-        REAL(fstatfs);
-        return real_fstatfs(fd, buf);
-    }
-    return set_errno(ksys(AK_SYS_fstatfs, k, P(buf)));
+    return fd_call(fd, HOST_CALL(fstatfs, fd, buf), AK_SYS_fstatfs, buf);
 }
 HIJACK int fstatfs64(int fd, struct statfs64* buf) {
     return fstatfs(fd, reinterpret_cast<struct statfs*>(buf));
@@ -1448,11 +1256,8 @@ HIJACK int fstatfs64(int fd, struct statfs64* buf) {
 // stdio on kernel files: glibc's fopen opens internally, so kernel files
 // get cookie streams (fileno() of such a stream is -1).
 HIJACK FILE* fopen(const char* path, const char* mode) {
-    KPath kp;
-    if (!classify(AT_FDCWD, path, kp)) {
-        REAL(fopen);
-        return real_fopen(path, mode);
-    }
+    if (!is_kernel_path(path))
+        return HOST(fopen)(path, mode);
     int flags = fopen_flags(mode);
     if (flags < 0) {
         errno = EINVAL;
@@ -1470,33 +1275,17 @@ HIJACK FILE* fopen64(const char* path, const char* mode) {
     return fopen(path, mode);
 }
 HIJACK FILE* fdopen(int fd, const char* mode) {
-    if (kfd_of(fd) < 0) {
-        REAL(fdopen);
-        return real_fdopen(fd, mode);
-    }
+    if (!is_kernel_fd(fd))
+        return HOST(fdopen)(fd, mode);
     return kernel_stream(fd, mode);
 }
 
 // exec: hand the kernel process and the descriptor map to the new image.
 HIJACK int execve(const char* path, char* const argv[], char* const envp[]) {
-    REAL(execve);
-    char token[65];
-    char** env = prepare_exec(envp, token);
-    if (!env)
-        return real_execve(path, argv, envp);
-    real_execve(path, argv, env);
-    after_failed_exec(env, token);
-    return -1;
+    return exec_with_state(envp, [=](char* const* env) { return HOST(execve)(path, argv, env); });
 }
 HIJACK int execvpe(const char* file, char* const argv[], char* const envp[]) {
-    REAL(execvpe);
-    char token[65];
-    char** env = prepare_exec(envp, token);
-    if (!env)
-        return real_execvpe(file, argv, envp);
-    real_execvpe(file, argv, env);
-    after_failed_exec(env, token);
-    return -1;
+    return exec_with_state(envp, [=](char* const* env) { return HOST(execvpe)(file, argv, env); });
 }
 HIJACK int execv(const char* path, char* const argv[]) {
     return execve(path, argv, environ);
@@ -1505,6 +1294,8 @@ HIJACK int execvp(const char* file, char* const argv[]) {
     return execvpe(file, argv, environ);
 }
 
+// execl, execlp, execle: the list becomes an argv in memory from mmap (safe
+// after vfork).  NULL: no memory.
 static char** collect_args(const char* arg0, va_list ap, char*** envp_out) {
     va_list count;
     va_copy(count, ap);
@@ -1514,8 +1305,10 @@ static char** collect_args(const char* arg0, va_list ap, char*** envp_out) {
     va_end(count);
     char** argv = static_cast<char**>(mmap(nullptr, (n + 1) * sizeof(char*), PROT_READ | PROT_WRITE,
                                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    if (argv == MAP_FAILED)
+    if (argv == MAP_FAILED) {
+        errno = ENOMEM;
         return nullptr;
+    }
     argv[0] = const_cast<char*>(arg0);
     for (size_t i = 1; i < n; i++)
         argv[i] = va_arg(ap, char*);
@@ -1530,22 +1323,14 @@ HIJACK int execl(const char* path, const char* arg, ...) {
     va_start(ap, arg);
     char** argv = collect_args(arg, ap, nullptr);
     va_end(ap);
-    if (!argv) {
-        errno = ENOMEM;
-        return -1;
-    }
-    return execve(path, argv, environ);
+    return argv ? execve(path, argv, environ) : -1;
 }
 HIJACK int execlp(const char* file, const char* arg, ...) {
     va_list ap;
     va_start(ap, arg);
     char** argv = collect_args(arg, ap, nullptr);
     va_end(ap);
-    if (!argv) {
-        errno = ENOMEM;
-        return -1;
-    }
-    return execvpe(file, argv, environ);
+    return argv ? execvpe(file, argv, environ) : -1;
 }
 HIJACK int execle(const char* path, const char* arg, ...) {
     va_list ap;
@@ -1553,11 +1338,7 @@ HIJACK int execle(const char* path, const char* arg, ...) {
     char** envp = nullptr;
     char** argv = collect_args(arg, ap, &envp);
     va_end(ap);
-    if (!argv) {
-        errno = ENOMEM;
-        return -1;
-    }
-    return execve(path, argv, envp);
+    return argv ? execve(path, argv, envp) : -1;
 }
 
 // --- Sockets (AK_HIJACK=sockets=inet|unix|all) ------------------------------------------
@@ -1600,13 +1381,12 @@ int64_t now_ms() {
 constexpr int k_mixed_slice_ms = 10;
 
 int do_poll(struct pollfd* fds, nfds_t n, int timeout) {
-    REAL(poll);
     nfds_t nk = 0;
     for (nfds_t i = 0; i < n; i++)
-        if (kfd_of(fds[i].fd) >= 0)
+        if (is_kernel_fd(fds[i].fd))
             nk++;
     if (nk == 0)
-        return real_poll(fds, n, timeout);
+        return HOST(poll)(fds, n, timeout);
     struct pollfd* kfds = static_cast<struct pollfd*>(calloc(n, sizeof *kfds));
     struct pollfd* hfds = static_cast<struct pollfd*>(calloc(n, sizeof *hfds));
     if (!kfds || !hfds) {
@@ -1628,7 +1408,7 @@ int do_poll(struct pollfd* fds, nfds_t n, int timeout) {
     for (;;) {
         int hready = 0;
         if (mixed) {
-            hready = real_poll(hfds, n, 0);
+            hready = HOST(poll)(hfds, n, 0);
             if (hready < 0)
                 break;
         }
@@ -1748,19 +1528,14 @@ int kernel_epoll_of(int epfd, bool create) {
 } // namespace
 
 HIJACK int socket(int domain, int type, int protocol) {
-    REAL(socket);
     if (!want_socket(domain))
-        return real_socket(domain, type, protocol);
-    long k = ksys(AK_SYS_socket, domain, type, protocol);
-    if (k < 0)
-        return set_errno(k);
-    return make_placeholder(static_cast<int>(k), type & SOCK_CLOEXEC);
+        return HOST(socket)(domain, type, protocol);
+    return new_placeholder(ksys(AK_SYS_socket, domain, type, protocol), type & SOCK_CLOEXEC);
 }
 
 HIJACK int socketpair(int domain, int type, int protocol, int sv[2]) {
-    REAL(socketpair);
     if (!want_socket(domain))
-        return real_socketpair(domain, type, protocol, sv);
+        return HOST(socketpair)(domain, type, protocol, sv);
     int ksv[2];
     long r = ksys(AK_SYS_socketpair, domain, type, protocol, P(ksv));
     if (r < 0)
@@ -1782,76 +1557,57 @@ HIJACK int socketpair(int domain, int type, int protocol, int sv[2]) {
     return 0;
 }
 
-#define SOCK_PASS(name, fd, ...)                                                                   \
-    int k = kfd_of(fd);                                                                            \
-    if (k < 0) {                                                                                   \
-        REAL(name);                                                                                \
-        return real_##name(fd, __VA_ARGS__);                                                       \
-    }
-
 HIJACK int connect(int fd, const struct sockaddr* a, socklen_t len) {
-    SOCK_PASS(connect, fd, a, len);
-    return set_errno(ksys(AK_SYS_connect, k, P(a), len));
+    return fd_call(fd, HOST_CALL(connect, fd, a, len), AK_SYS_connect, a, len);
 }
 HIJACK int bind(int fd, const struct sockaddr* a, socklen_t len) {
-    SOCK_PASS(bind, fd, a, len);
-    return set_errno(ksys(AK_SYS_bind, k, P(a), len));
+    return fd_call(fd, HOST_CALL(bind, fd, a, len), AK_SYS_bind, a, len);
 }
 HIJACK int listen(int fd, int backlog) {
-    SOCK_PASS(listen, fd, backlog);
-    return set_errno(ksys(AK_SYS_listen, k, backlog));
+    return fd_call(fd, HOST_CALL(listen, fd, backlog), AK_SYS_listen, backlog);
 }
 HIJACK int shutdown(int fd, int how) {
-    SOCK_PASS(shutdown, fd, how);
-    return set_errno(ksys(AK_SYS_shutdown, k, how));
+    return fd_call(fd, HOST_CALL(shutdown, fd, how), AK_SYS_shutdown, how);
 }
 HIJACK int accept4(int fd, struct sockaddr* a, socklen_t* len, int flags) {
-    SOCK_PASS(accept4, fd, a, len, flags);
-    long r = ksys(AK_SYS_accept4, k, P(a), P(len), flags);
-    if (r < 0)
-        return set_errno(r);
-    return make_placeholder(static_cast<int>(r), flags & SOCK_CLOEXEC);
+    return fd_dispatch(fd, HOST_CALL(accept4, fd, a, len, flags), [=](int k) {
+        return new_placeholder(ksys(AK_SYS_accept4, k, P(a), P(len), flags), flags & SOCK_CLOEXEC);
+    });
 }
 HIJACK int accept(int fd, struct sockaddr* a, socklen_t* len) {
     return accept4(fd, a, len, 0);
 }
 HIJACK int getsockname(int fd, struct sockaddr* a, socklen_t* len) {
-    SOCK_PASS(getsockname, fd, a, len);
-    return set_errno(ksys(AK_SYS_getsockname, k, P(a), P(len)));
+    return fd_call(fd, HOST_CALL(getsockname, fd, a, len), AK_SYS_getsockname, a, len);
 }
 HIJACK int getpeername(int fd, struct sockaddr* a, socklen_t* len) {
-    SOCK_PASS(getpeername, fd, a, len);
-    return set_errno(ksys(AK_SYS_getpeername, k, P(a), P(len)));
+    return fd_call(fd, HOST_CALL(getpeername, fd, a, len), AK_SYS_getpeername, a, len);
 }
 HIJACK int getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
-    SOCK_PASS(getsockopt, fd, level, name, val, len);
-    return set_errno(ksys(AK_SYS_getsockopt, k, level, name, P(val), P(len)));
+    return fd_call(fd, HOST_CALL(getsockopt, fd, level, name, val, len), AK_SYS_getsockopt, level,
+                   name, val, len);
 }
 HIJACK int setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
-    SOCK_PASS(setsockopt, fd, level, name, val, len);
-    return set_errno(ksys(AK_SYS_setsockopt, k, level, name, P(val), len));
+    return fd_call(fd, HOST_CALL(setsockopt, fd, level, name, val, len), AK_SYS_setsockopt, level,
+                   name, val, len);
 }
 HIJACK ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* a,
                       socklen_t len) {
-    SOCK_PASS(sendto, fd, buf, n, flags, a, len);
-    return set_errno_long(
-        ksys(AK_SYS_sendto, k, P(buf), static_cast<long>(clamp_io(n)), flags, P(a), len));
+    return fd_call(fd, HOST_CALL(sendto, fd, buf, n, flags, a, len), AK_SYS_sendto, buf,
+                   clamp_io(n), flags, a, len);
 }
 HIJACK ssize_t send(int fd, const void* buf, size_t n, int flags) {
-    SOCK_PASS(send, fd, buf, n, flags);
-    return set_errno_long(
-        ksys(AK_SYS_sendto, k, P(buf), static_cast<long>(clamp_io(n)), flags, 0, 0));
+    return fd_call(fd, HOST_CALL(send, fd, buf, n, flags), AK_SYS_sendto, buf, clamp_io(n), flags,
+                   nullptr, 0);
 }
 HIJACK ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* a,
                         socklen_t* len) {
-    SOCK_PASS(recvfrom, fd, buf, n, flags, a, len);
-    return set_errno_long(
-        ksys(AK_SYS_recvfrom, k, P(buf), static_cast<long>(clamp_io(n)), flags, P(a), P(len)));
+    return fd_call(fd, HOST_CALL(recvfrom, fd, buf, n, flags, a, len), AK_SYS_recvfrom, buf,
+                   clamp_io(n), flags, a, len);
 }
 HIJACK ssize_t recv(int fd, void* buf, size_t n, int flags) {
-    SOCK_PASS(recv, fd, buf, n, flags);
-    return set_errno_long(
-        ksys(AK_SYS_recvfrom, k, P(buf), static_cast<long>(clamp_io(n)), flags, 0, 0));
+    return fd_call(fd, HOST_CALL(recv, fd, buf, n, flags), AK_SYS_recvfrom, buf, clamp_io(n), flags,
+                   nullptr, nullptr);
 }
 HIJACK ssize_t __recv_chk(int fd, void* buf, size_t n, size_t, int flags) {
     return recv(fd, buf, n, flags);
@@ -1861,12 +1617,10 @@ HIJACK ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t, int flags, st
     return recvfrom(fd, buf, n, flags, a, len);
 }
 HIJACK ssize_t sendmsg(int fd, const struct msghdr* m, int flags) {
-    SOCK_PASS(sendmsg, fd, m, flags);
-    return set_errno_long(ksys(AK_SYS_sendmsg, k, P(m), flags));
+    return fd_call(fd, HOST_CALL(sendmsg, fd, m, flags), AK_SYS_sendmsg, m, flags);
 }
 HIJACK ssize_t recvmsg(int fd, struct msghdr* m, int flags) {
-    SOCK_PASS(recvmsg, fd, m, flags);
-    return set_errno_long(ksys(AK_SYS_recvmsg, k, P(m), flags));
+    return fd_call(fd, HOST_CALL(recvmsg, fd, m, flags), AK_SYS_recvmsg, m, flags);
 }
 
 HIJACK int poll(struct pollfd* fds, nfds_t n, int timeout) {
@@ -1878,19 +1632,15 @@ HIJACK int __poll_chk(struct pollfd* fds, nfds_t n, int timeout, size_t) {
 HIJACK int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* ts, const sigset_t* mask) {
     bool kernel = false;
     for (nfds_t i = 0; i < n && !kernel; i++)
-        kernel = kfd_of(fds[i].fd) >= 0;
-    if (!kernel) {
-        REAL(ppoll);
-        return real_ppoll(fds, n, ts, mask);
-    }
+        kernel = is_kernel_fd(fds[i].fd);
+    if (!kernel)
+        return HOST(ppoll)(fds, n, ts, mask);
     // The signal mask is not applied around a kernel wait (docs/hijack.md).
     return do_poll(fds, n, timeout_ms(ts));
 }
 HIJACK int select(int nfds, fd_set* r, fd_set* w, fd_set* e, struct timeval* tv) {
-    if (!any_kernel_fd(nfds, r, w, e)) {
-        REAL(select);
-        return real_select(nfds, r, w, e, tv);
-    }
+    if (!any_kernel_fd(nfds, r, w, e))
+        return HOST(select)(nfds, r, w, e, tv);
     int ms = -1;
     if (tv) {
         long long v = static_cast<long long>(tv->tv_sec) * 1000 + (tv->tv_usec + 999) / 1000;
@@ -1900,35 +1650,30 @@ HIJACK int select(int nfds, fd_set* r, fd_set* w, fd_set* e, struct timeval* tv)
 }
 HIJACK int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const struct timespec* ts,
                    const sigset_t* mask) {
-    if (!any_kernel_fd(nfds, r, w, e)) {
-        REAL(pselect);
-        return real_pselect(nfds, r, w, e, ts, mask);
-    }
+    if (!any_kernel_fd(nfds, r, w, e))
+        return HOST(pselect)(nfds, r, w, e, ts, mask);
     return do_select(nfds, r, w, e, timeout_ms(ts));
 }
 
 // epoll: a host epoll descriptor gets a companion kernel epoll for the
 // kernel descriptors registered with it.
 HIJACK int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
-    REAL(epoll_ctl);
-    int k = kfd_of(fd);
-    if (k < 0)
-        return real_epoll_ctl(epfd, op, fd, ev);
-    int kep = kernel_epoll_of(epfd, op == EPOLL_CTL_ADD);
-    if (kep < 0) {
-        errno = op == EPOLL_CTL_ADD ? errno : ENOENT;
-        return -1;
-    }
-    return set_errno(ksys(AK_SYS_epoll_ctl, kep, op, k, P(ev)));
+    return fd_dispatch(fd, HOST_CALL(epoll_ctl, epfd, op, fd, ev), [=](int k) {
+        int kep = kernel_epoll_of(epfd, op == EPOLL_CTL_ADD);
+        if (kep < 0) {
+            errno = op == EPOLL_CTL_ADD ? errno : ENOENT;
+            return -1;
+        }
+        return set_errno(ksys(AK_SYS_epoll_ctl, kep, op, k, P(ev)));
+    });
 }
 
 namespace {
 
 int do_epoll_wait(int epfd, struct epoll_event* ev, int max, int timeout) {
-    REAL(epoll_wait);
     int kep = kernel_epoll_of(epfd, false);
     if (kep < 0)
-        return real_epoll_wait(epfd, ev, max, timeout);
+        return HOST(epoll_wait)(epfd, ev, max, timeout);
     if (max <= 0) {
         errno = EINVAL;
         return -1;
@@ -1936,7 +1681,7 @@ int do_epoll_wait(int epfd, struct epoll_event* ev, int max, int timeout) {
     int64_t deadline = timeout < 0 ? -1 : now_ms() + timeout;
     // The host side may hold descriptors too: alternate, as poll does.
     for (;;) {
-        int h = real_epoll_wait(epfd, ev, max, 0);
+        int h = HOST(epoll_wait)(epfd, ev, max, 0);
         if (h != 0)
             return h;
         int64_t left = deadline < 0 ? k_mixed_slice_ms : deadline - now_ms();
@@ -1958,9 +1703,7 @@ HIJACK int epoll_wait(int epfd, struct epoll_event* ev, int max, int timeout) {
 }
 HIJACK int epoll_pwait(int epfd, struct epoll_event* ev, int max, int timeout,
                        const sigset_t* mask) {
-    if (kernel_epoll_of(epfd, false) < 0) {
-        REAL(epoll_pwait);
-        return real_epoll_pwait(epfd, ev, max, timeout, mask);
-    }
+    if (kernel_epoll_of(epfd, false) < 0)
+        return HOST(epoll_pwait)(epfd, ev, max, timeout, mask);
     return do_epoll_wait(epfd, ev, max, timeout);
 }

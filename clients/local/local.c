@@ -50,12 +50,7 @@ AK_API int ak_fini(void) { return set_errno(ak_kern_shutdown()); }
 
 AK_API int ak_setparam(const char *name, const char *value)
 {
-    int e = akposix_setparam(name, value);
-    if (e) {
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return set_errno(-akposix_setparam(name, value)); /* 0 or an errno */
 }
 
 AK_API int ak_proc_create(int flags)
@@ -86,22 +81,12 @@ AK_API int ak_if_attach(const char *spec) { return set_errno(ak_kern_if_attach(s
 
 AK_API int ak_if_callback_register(const char *name, ak_if_output_fn output, void *ctx)
 {
-    int e = akposix_net_callback_register(name, output, ctx);
-    if (e) {
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return set_errno(-akposix_net_callback_register(name, output, ctx)); /* 0 or an errno */
 }
 
 AK_API int ak_if_callback_input(const char *name, const void *frame, size_t len)
 {
-    int e = akposix_net_callback_input(name, frame, len);
-    if (e) {
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return set_errno(-akposix_net_callback_input(name, frame, len)); /* 0 or an errno */
 }
 
 AK_API int ak_disk_attach(const char *path, const char *name, int flags)

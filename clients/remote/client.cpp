@@ -404,6 +404,9 @@ long conn_call(Conn* c, long nr, const long in_args[6]) {
         args[2] = static_cast<long>(k_max_data);
     if ((nr == AK_SYS_readlinkat) && static_cast<size_t>(args[3]) > k_max_data)
         args[3] = static_cast<long>(k_max_data);
+    // getrandom callers take short counts (Linux gives them for large ones).
+    if ((nr == AK_SYS_getrandom) && static_cast<size_t>(args[1]) > k_max_data)
+        args[1] = static_cast<long>(k_max_data);
     return roundtrip(c, nr, args);
 }
 

@@ -121,26 +121,17 @@ void reap_tokens_locked(int64_t now) {
 
 // --- I/O -------------------------------------------------------------------------
 
-bool send_all(int fd, struct iovec* iov, int n) {
-    while (n > 0) {
-        msghdr mh{};
-        mh.msg_iov = iov;
-        mh.msg_iovlen = static_cast<size_t>(n);
-        ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        iov_advance(iov, n, static_cast<size_t>(w));
-    }
-    return true;
+// sendmsg rather than writev: no SIGPIPE when the client has gone.
+long send_fn(void* ctx, struct iovec* iov, int n) {
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = static_cast<size_t>(n);
+    ssize_t w = sendmsg(*static_cast<int*>(ctx), &mh, MSG_NOSIGNAL);
+    return w < 0 ? -errno : w;
 }
 
 bool send_frame(Conn* c, uint16_t type, const void* body, size_t len) {
-    FrameHeader fh{static_cast<uint32_t>(len), type, 0};
-    struct iovec iov[2] = {{&fh, sizeof fh}, {const_cast<void*>(body), len}};
-    return send_all(c->fd, iov, 2);
+    return frame_write(type, body, len, send_fn, &c->fd);
 }
 
 long recv_fn(void* ctx, void* dst, size_t len) {
@@ -301,6 +292,19 @@ int handshake(Conn* c) {
 
 // --- Requests --------------------------------------------------------------------
 
+// A request body that is exactly one T; anything else is malformed (logged;
+// the connection closes).
+template <typename T>
+bool fixed_body(Conn* c, const uint8_t* body, size_t size, const char* what, T& out) {
+    if (size != sizeof out) {
+        log_msg(k_log_warn, "connection %llu: malformed %s, closing", (unsigned long long)c->id,
+                what);
+        return false;
+    }
+    memcpy(&out, body, sizeof out);
+    return true;
+}
+
 bool serve_syscall(Conn* c, uint8_t* body, size_t size) {
     DecodeScratch scratch{c->out, k_max_data + k_scratch_extra, c->iov};
     DecodedCall call;
@@ -312,17 +316,13 @@ bool serve_syscall(Conn* c, uint8_t* body, size_t size) {
     long ret = call.early_ret ? call.early_ret : ak_kern_syscall(call.nr, call.args);
     SyscallReply reply;
     build_syscall_reply(call, ret, reply);
-    return send_all(c->fd, reply.iov, reply.niov);
+    return write_all(reply.iov, reply.niov, send_fn, &c->fd);
 }
 
 bool serve_proc_prepare(Conn* c, const uint8_t* body, size_t size) {
     ProcPrepareBody req;
-    if (size != sizeof req) {
-        log_msg(k_log_warn, "connection %llu: malformed proc-prepare, closing",
-                (unsigned long long)c->id);
+    if (!fixed_body(c, body, size, "proc-prepare", req))
         return false;
-    }
-    memcpy(&req, body, sizeof req);
     ProcTokenBody reply{};
     {
         std::lock_guard<std::mutex> g(g_lock);
@@ -363,12 +363,8 @@ bool serve_proc_prepare(Conn* c, const uint8_t* body, size_t size) {
 
 bool serve_exec_cancel(Conn* c, const uint8_t* body, size_t size) {
     ExecCancelBody req;
-    if (size != sizeof req) {
-        log_msg(k_log_warn, "connection %llu: malformed exec-cancel, closing",
-                (unsigned long long)c->id);
+    if (!fixed_body(c, body, size, "exec-cancel", req))
         return false;
-    }
-    memcpy(&req, body, sizeof req);
     StatusBody st{-ENOENT, 0};
     {
         std::lock_guard<std::mutex> g(g_lock);

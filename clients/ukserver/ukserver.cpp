@@ -70,22 +70,12 @@ long io(long nr, long a0, long a1, long a2) {
     return ak_kern_syscall(nr, args);
 }
 
-bool send_all(Conn* c, struct iovec* iov, int n) {
-    while (n > 0) {
-        long w = io(AK_SYS_writev, c->fd, reinterpret_cast<long>(iov), n);
-        if (w == -EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        iov_advance(iov, n, static_cast<size_t>(w));
-    }
-    return true;
+long write_fn(void* ctx, struct iovec* iov, int n) {
+    return io(AK_SYS_writev, *static_cast<int*>(ctx), reinterpret_cast<long>(iov), n);
 }
 
 bool send_frame(Conn* c, uint16_t type, const void* body, size_t len) {
-    FrameHeader fh{static_cast<uint32_t>(len), type, 0};
-    struct iovec iov[2] = {{&fh, sizeof fh}, {const_cast<void*>(body), len}};
-    return send_all(c, iov, 2);
+    return frame_write(type, body, len, write_fn, &c->fd);
 }
 
 long read_fn(void* ctx, void* dst, size_t len) {
@@ -196,7 +186,7 @@ bool serve_syscall(Conn* c, uint8_t* body, size_t size) {
     }
     SyscallReply reply;
     build_syscall_reply(call, ret, reply);
-    return send_all(c, reply.iov, reply.niov);
+    return write_all(reply.iov, reply.niov, write_fn, &c->fd);
 }
 
 bool serve_stats(Conn* c, size_t size) {

@@ -36,6 +36,28 @@ const akhyp_upcalls* g_kernel_upcalls;
 uint64_t g_entry_tsc;
 bool g_verbose;
 
+// Boot stage timestamps (TSC), printed with verbose=2 once the TSC rate is
+// known: where boot time goes.
+struct Stage {
+    const char* name;
+    uint64_t tsc;
+};
+Stage g_stages[12];
+unsigned g_nstages;
+void stage(const char* name) {
+    if (g_nstages < sizeof g_stages / sizeof g_stages[0])
+        g_stages[g_nstages++] = {name, rdtsc()};
+}
+void print_stages() {
+    uint64_t prev = g_entry_tsc;
+    for (unsigned i = 0; i < g_nstages; i++) {
+        kprintf("ak-kvm: boot stage %s done at %lu us (+%lu)\n", g_stages[i].name,
+                (g_stages[i].tsc - g_entry_tsc) * 1000000 / tsc_hz(),
+                (g_stages[i].tsc - prev) * 1000000 / tsc_hz());
+        prev = g_stages[i].tsc;
+    }
+}
+
 void collect_ram(const StartInfo* si) {
     if (si->version >= 1 && si->memmap_paddr) {
         auto map = reinterpret_cast<const MemmapEntry*>(si->memmap_paddr);
@@ -58,6 +80,11 @@ void collect_ram(const StartInfo* si) {
 void main_thread(void*) {
     for (auto ctor = __init_array_start; ctor != __init_array_end; ctor++)
         (*ctor)();
+    stage("ctors");
+    size_t len;
+    const char* verbose = cmdline_get(AKHYP_PARAM_VERBOSE, &len);
+    if (verbose && len && verbose[0] >= '2')
+        print_stages();
     if (g_verbose)
         kprintf("ak-kvm: platform ready %lu us after entry\n",
                 (rdtsc() - g_entry_tsc) * 1000000 / tsc_hz());
@@ -87,14 +114,21 @@ extern "C" [[noreturn]] void ak_kvm_start(uint32_t start_info_paddr) {
     }
     cmdline_init(si->cmdline_paddr ? reinterpret_cast<const char*>(si->cmdline_paddr) : "");
     traps_init();
+    stage("traps");
     collect_ram(si);
     memory_init(g_ram, g_nram);
+    stage("memory");
     acpi_init(si->rsdp_paddr);
+    stage("acpi");
     clock_init();
+    stage("clock");
     sched_init();
+    stage("sched");
     user_init();
     bus_init();
+    stage("bus");
     random_init();
+    stage("random");
     size_t len;
     const char* verbose = cmdline_get(AKHYP_PARAM_VERBOSE, &len);
     g_verbose = verbose && len && verbose[0] != '0';

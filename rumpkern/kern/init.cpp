@@ -119,9 +119,34 @@ extern "C" AK_EXPORT int ak_kern_init(void) {
     return 0;
 }
 
+namespace {
+struct ShutdownHook {
+    const char* name;
+    void (*fn)();
+};
+ShutdownHook g_shutdown_hooks[8];
+Atomic<unsigned> g_nshutdown_hooks{0};
+} // namespace
+
+void ak::register_shutdown_hook(const char* name, void (*fn)()) {
+    unsigned i = g_nshutdown_hooks.load(MemoryOrder::Relaxed);
+    AK_ASSERT(i < 8);
+    g_shutdown_hooks[i] = {name, fn};
+    g_nshutdown_hooks.store(i + 1, MemoryOrder::Release);
+}
+
+void ak::run_shutdown_hooks() {
+    unsigned n = g_nshutdown_hooks.load(MemoryOrder::Acquire);
+    for (unsigned i = 0; i < n; i++) {
+        AK_LOG_DEBUG("shutdown: %s", g_shutdown_hooks[i].name);
+        g_shutdown_hooks[i].fn();
+    }
+}
+
 extern "C" AK_EXPORT int ak_kern_shutdown(void) {
     if (!kernel_is_up())
         return -ENXIO;
+    run_shutdown_hooks();
     vfs_shutdown();
     return 0;
 }

@@ -167,35 +167,37 @@ LogLevel log_level() {
     return static_cast<LogLevel>(g_level.load(MemoryOrder::Relaxed));
 }
 
-void klog(LogLevel level, const char* fmt, ...) {
-    if (static_cast<int>(level) > g_level.load(MemoryOrder::Relaxed))
-        return;
-    static const char* const k_prefix[] = {"error", "warn", "info", "debug"};
+namespace {
+
+// One console line, "anykern <kind>: <message>", the message cut to fit.
+void console_line(const char* kind, const char* fmt, va_list ap) {
     char buf[512];
-    size_t n = format(buf, sizeof buf, "anykern %s: ", k_prefix[static_cast<int>(level)]);
-    va_list ap;
-    va_start(ap, fmt);
+    size_t n = format(buf, sizeof buf, "anykern %s: ", kind);
     if (n < sizeof buf)
         n += vformat(buf + n, sizeof buf - n, fmt, ap);
-    va_end(ap);
     if (n > sizeof buf - 2)
         n = sizeof buf - 2;
     buf[n++] = '\n';
     akhyp_console_write(buf, n);
 }
 
-void panic(const char* fmt, ...) {
-    char buf[512];
-    size_t n = format(buf, sizeof buf, "anykern panic: ");
+} // namespace
+
+void klog(LogLevel level, const char* fmt, ...) {
+    if (static_cast<int>(level) > g_level.load(MemoryOrder::Relaxed))
+        return;
+    static const char* const k_prefix[] = {"error", "warn", "info", "debug"};
     va_list ap;
     va_start(ap, fmt);
-    if (n < sizeof buf)
-        n += vformat(buf + n, sizeof buf - n, fmt, ap);
+    console_line(k_prefix[static_cast<int>(level)], fmt, ap);
     va_end(ap);
-    if (n > sizeof buf - 2)
-        n = sizeof buf - 2;
-    buf[n++] = '\n';
-    akhyp_console_write(buf, n);
+}
+
+void panic(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    console_line("panic", fmt, ap);
+    va_end(ap);
     akhyp_exit(AKHYP_EXIT_PANIC);
 }
 

@@ -5,8 +5,9 @@
 #include <ak/thread.h>
 #include <ak/time.h>
 
-// User group (1.4): referenced weakly, used only for lwps of Linux
-// executables (m_user), which exist only on platforms with the group.
+// The user group is optional (posix has none): referenced weakly, used
+// only for lwps of Linux executables (m_user), which exist only on
+// platforms with the group.
 extern "C" {
 #pragma weak akhyp_user_interrupt
 }
@@ -66,10 +67,12 @@ void Lwp::interrupt() {
 void Lwp::signal_wake() {
     m_signal_wake.store(true, MemoryOrder::Release);
     wake_sleeper();
-    // A thread running a Linux executable may be in user mode, where no
-    // sleep notices the flag: the platform brings it back to the kernel,
-    // which delivers (components/exec; docs/signals.md).  The calling
-    // thread itself delivers on its way out of this system call.
+    // A thread running a Linux executable may be in user mode, where there
+    // is no sleep to end: the platform brings it back through user_trap
+    // (AKHYP_USER_TRAP_INTERRUPT) so the exec component can deliver
+    // (docs/signals.md).  ESRCH (not in user mode now) needs nothing more:
+    // the signal is seen at its next return to user mode.  The calling
+    // thread itself delivers on its way out of its current system call.
     if (m_user && this != curlwp_or_null() && akhyp_user_interrupt)
         (void)akhyp_user_interrupt(this);
 }

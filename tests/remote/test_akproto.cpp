@@ -572,3 +572,63 @@ TEST_CASE("a syscall reply gathers the return value and each output slot") {
     CHECK(w.status == EACCES);
     CHECK(w.kpid == 7);
 }
+
+namespace {
+// A writer that takes at most `chunk` bytes per call, after `eintrs` -EINTR
+// answers, and fails with `fail` once `limit` bytes are in.
+struct Sink {
+    std::vector<uint8_t> got;
+    size_t chunk = 3;
+    int eintrs = 1;
+    size_t limit = SIZE_MAX;
+    long fail = 0;
+};
+
+long sink_write(void* ctx, struct iovec* iov, int n) {
+    auto* s = static_cast<Sink*>(ctx);
+    if (s->eintrs > 0) {
+        s->eintrs--;
+        return -EINTR;
+    }
+    if (s->got.size() >= s->limit)
+        return s->fail;
+    size_t done = 0;
+    for (int i = 0; i < n && done < s->chunk; i++) {
+        size_t take = std::min(iov[i].iov_len, s->chunk - done);
+        auto* p = static_cast<const uint8_t*>(iov[i].iov_base);
+        s->got.insert(s->got.end(), p, p + take);
+        done += take;
+        if (take < iov[i].iov_len)
+            break;
+    }
+    return static_cast<long>(done);
+}
+} // namespace
+
+TEST_CASE("frame_write sends the header and body through partial writes and EINTR") {
+    Sink s;
+    const char body[] = "0123456789";
+    REQUIRE(frame_write(k_msg_status, body, 10, sink_write, &s));
+    REQUIRE(s.got.size() == sizeof(FrameHeader) + 10);
+    FrameHeader fh;
+    memcpy(&fh, s.got.data(), sizeof fh);
+    CHECK(fh.size == 10);
+    CHECK(fh.type == k_msg_status);
+    CHECK(memcmp(s.got.data() + sizeof fh, body, 10) == 0);
+    // An empty body is a header alone.
+    Sink e;
+    CHECK(frame_write(k_msg_bye, nullptr, 0, sink_write, &e));
+    CHECK(e.got.size() == sizeof(FrameHeader));
+}
+
+TEST_CASE("write_all stops at an error or a write of nothing") {
+    char a[8] = {}, b[8] = {};
+    for (long fail : {long{-EPIPE}, 0L}) {
+        struct iovec v[2] = {{a, sizeof a}, {b, sizeof b}};
+        Sink s;
+        s.limit = 6;
+        s.fail = fail;
+        CHECK_FALSE(write_all(v, 2, sink_write, &s));
+        CHECK(s.got.size() == 6);
+    }
+}

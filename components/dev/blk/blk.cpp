@@ -34,6 +34,19 @@ struct ClusterIo {
 };
 static_assert(k_max_cluster <= AKHYP_BLK_MAX_SEGS);
 
+// Device names: at most 32 letters, digits, '_', '-' and '.'.
+bool valid_device_name(StringView name) {
+    if (name.length() > 32)
+        return false;
+    for (size_t i = 0; i < name.length(); i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
 } // namespace
 
 // Everything the cache shares, guarded by m_lock.
@@ -54,6 +67,23 @@ struct BufCache {
     static size_t bucket(const BlockDevice* d, uint64_t blkno) {
         uint64_t h = (blkno * 0x9e3779b97f4a7c15ull) ^ (reinterpret_cast<uintptr_t>(d) >> 4);
         return (h ^ (h >> 29)) % k_hash_buckets;
+    }
+
+    BlockDevice* device_locked(StringView name) AK_REQUIRES(m_lock) {
+        for (auto& d : m_devices)
+            if (d.name() == name)
+                return &d;
+        return nullptr;
+    }
+
+    // Register d as name (unique).
+    Result<void> add_device_locked(BlockDevice& d, StringView name) AK_REQUIRES(m_lock) {
+        if (device_locked(name))
+            return EEXIST;
+        d.m_name = TRY(KString::create(name));
+        d.ref(); // the registry's reference
+        m_devices.push_back(d);
+        return {};
     }
 
     Buf* find_locked(BlockDevice* d, uint64_t blkno) AK_REQUIRES(m_lock) {
@@ -242,6 +272,29 @@ struct BufCache {
         m_buffers++;
         return b;
     }
+
+    // Hold block blkno's buffer, with no I/O in flight: the cached one (its
+    // contents valid or not, after a read that failed), or a new invalid one.
+    Result<Buf*> hold_locked(BlockDevice& d, uint64_t blkno) AK_REQUIRES(m_lock) {
+        for (;;) {
+            if (Buf* b = find_locked(&d, blkno)) {
+                b->holds++;
+                if (b->m_lru_node.linked())
+                    m_lru.remove(*b);
+                while (b->io)
+                    m_io_done.wait(m_lock);
+                return b;
+            }
+            Result<Buf*> nb = new_buf_locked(d, blkno, true);
+            if (nb.is_error()) {
+                if (nb.error() == EAGAIN)
+                    continue; // someone else brought it in while we waited
+                return Error{nb.error()};
+            }
+            nb.value()->holds = 1;
+            return nb.value();
+        }
+    }
 };
 
 namespace {
@@ -329,14 +382,8 @@ Result<RefPtr<BlockDevice>> BlockDevice::attach_driver(StringView name, const Di
                                                        void* disk, uint64_t size, bool read_only) {
     if (!g_cache)
         return ENODEV;
-    if (!ops || !ops->submit || name.empty() || name.length() > 32)
+    if (!ops || !ops->submit || name.empty() || !valid_device_name(name))
         return EINVAL;
-    for (size_t i = 0; i < name.length(); i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.'))
-            return EINVAL;
-    }
     auto* raw = make<BlockDevice>();
     if (!raw)
         return ENOMEM;
@@ -346,26 +393,15 @@ Result<RefPtr<BlockDevice>> BlockDevice::attach_driver(StringView name, const Di
     d->m_size = size - size % AKHYP_BLK_SECTOR;
     d->m_read_only = read_only;
     MutexGuard g(g_cache->m_lock);
-    for (auto& o : g_cache->m_devices)
-        if (o.name() == name)
-            return EEXIST;
-    d->m_name = TRY(KString::create(name));
-    d->ref(); // the registry's reference
-    g_cache->m_devices.push_back(*d);
+    TRY(g_cache->add_device_locked(*d, name));
     return d;
 }
 
 Result<RefPtr<BlockDevice>> BlockDevice::attach(StringView path, StringView name, bool read_only) {
     if (!g_cache || !(akhyp_groups() & AKHYP_GROUP_BLOCK) || !akhyp_blk_open)
         return ENODEV;
-    if (path.empty() || path.length() >= 4096 || name.length() > 32)
+    if (path.empty() || path.length() >= 4096 || !valid_device_name(name))
         return EINVAL;
-    for (size_t i = 0; i < name.length(); i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.'))
-            return EINVAL;
-    }
     auto* raw = make<BlockDevice>();
     if (!raw)
         return ENOMEM;
@@ -377,26 +413,14 @@ Result<RefPtr<BlockDevice>> BlockDevice::attach(StringView path, StringView name
         return Error{e};
     d->m_read_only = read_only;
     MutexGuard g(g_cache->m_lock);
+    char buf[24];
     if (name.empty()) {
-        char buf[24];
-        for (;;) {
+        do
             format(buf, sizeof buf, "akblk%u", g_cache->m_next_unit++);
-            bool taken = false;
-            for (auto& o : g_cache->m_devices)
-                if (o.name() == StringView(buf))
-                    taken = true;
-            if (!taken)
-                break;
-        }
-        d->m_name = TRY(KString::create(StringView(buf)));
-    } else {
-        for (auto& o : g_cache->m_devices)
-            if (o.name() == name)
-                return EEXIST;
-        d->m_name = TRY(KString::create(name));
+        while (g_cache->device_locked(StringView(buf)));
+        name = StringView(buf);
     }
-    d->ref(); // the registry's reference
-    g_cache->m_devices.push_back(*d);
+    TRY(g_cache->add_device_locked(*d, name));
     AK_LOG_INFO("%s: %llu bytes%s", d->m_name.c_str(), static_cast<unsigned long long>(d->m_size),
                 read_only ? ", read-only" : "");
     return d;
@@ -480,81 +504,44 @@ Result<BufRef> BlockDevice::bread(uint64_t blkno) {
     if (blkno >= block_count())
         return EIO;
     MutexGuard g(g_cache->m_lock);
-    for (;;) {
-        Buf* b = g_cache->find_locked(this, blkno);
-        if (b) {
-            b->holds++;
-            if (b->m_lru_node.linked())
-                g_cache->m_lru.remove(*b);
-            while (b->io)
-                g_cache->m_io_done.wait(g_cache->m_lock);
-            if (b->valid) {
-                g_cache->m_hits++;
-                return BufRef(b);
-            }
-            // A read failed (or was never started): try once more ourselves.
-            b->io = true;
-        } else {
-            Result<Buf*> nb = g_cache->new_buf_locked(*this, blkno, true);
-            if (nb.is_error()) {
-                if (nb.error() == EAGAIN)
-                    continue;
-                return Error{nb.error()};
-            }
-            b = nb.value();
-            b->holds = 1;
-            b->io = true;
-        }
-        g_cache->m_misses++;
-        g_cache->m_inflight++;
-        akhyp_blk_seg seg{b->data, b->size};
-        int e = submit(AKHYP_BLK_READ, &seg, 1, blkno * b->size, BufCache::read_done, b);
-        if (e) {
-            b->io = false;
-            b->error = e;
-            g_cache->m_inflight--;
-        }
-        while (b->io)
-            g_cache->m_io_done.wait(g_cache->m_lock);
-        if (!b->valid) {
-            int err = b->error ? b->error : EIO;
-            b->holds--;
-            g_cache->idle_locked(*b);
-            AK_LOG_WARN("%s: read of block %llu failed: errno %d", m_name.c_str(),
-                        static_cast<unsigned long long>(blkno), err);
-            return EIO;
-        }
+    Buf* b = TRY(g_cache->hold_locked(*this, blkno));
+    if (b->valid) {
+        g_cache->m_hits++;
         return BufRef(b);
     }
+    // New, or a read failed (or was never started): read it ourselves.
+    b->io = true;
+    g_cache->m_misses++;
+    g_cache->m_inflight++;
+    akhyp_blk_seg seg{b->data, b->size};
+    int e = submit(AKHYP_BLK_READ, &seg, 1, blkno * b->size, BufCache::read_done, b);
+    if (e) {
+        b->io = false;
+        b->error = e;
+        g_cache->m_inflight--;
+    }
+    while (b->io)
+        g_cache->m_io_done.wait(g_cache->m_lock);
+    if (!b->valid) {
+        int err = b->error ? b->error : EIO;
+        b->holds--;
+        g_cache->idle_locked(*b);
+        AK_LOG_WARN("%s: read of block %llu failed: errno %d", m_name.c_str(),
+                    static_cast<unsigned long long>(blkno), err);
+        return EIO;
+    }
+    return BufRef(b);
 }
 
 Result<BufRef> BlockDevice::bzero(uint64_t blkno) {
     if (blkno >= block_count())
         return EIO;
     MutexGuard g(g_cache->m_lock);
-    for (;;) {
-        Buf* b = g_cache->find_locked(this, blkno);
-        if (b) {
-            b->holds++;
-            if (b->m_lru_node.linked())
-                g_cache->m_lru.remove(*b);
-            while (b->io)
-                g_cache->m_io_done.wait(g_cache->m_lock);
-        } else {
-            Result<Buf*> nb = g_cache->new_buf_locked(*this, blkno, true);
-            if (nb.is_error()) {
-                if (nb.error() == EAGAIN)
-                    continue;
-                return Error{nb.error()};
-            }
-            b = nb.value();
-            b->holds = 1;
-        }
-        __builtin_memset(b->data, 0, b->size);
-        b->valid = true;
-        b->error = 0;
-        return BufRef(b);
-    }
+    Buf* b = TRY(g_cache->hold_locked(*this, blkno));
+    __builtin_memset(b->data, 0, b->size);
+    b->valid = true;
+    b->error = 0;
+    return BufRef(b);
 }
 
 void BlockDevice::readahead(uint64_t blkno, uint32_t count) {
@@ -658,9 +645,8 @@ Result<RefPtr<BlockDevice>> blk_find(StringView name) {
     if (name.starts_with("/dev/"))
         name = name.substr(5);
     MutexGuard g(g_cache->m_lock);
-    for (auto& d : g_cache->m_devices)
-        if (d.name() == name)
-            return RefPtr<BlockDevice>(&d);
+    if (BlockDevice* d = g_cache->device_locked(name))
+        return RefPtr<BlockDevice>(d);
     return ENXIO;
 }
 

@@ -19,6 +19,27 @@ template <typename T> void mmio_write(volatile uint8_t* base, uint32_t off, T v)
     *reinterpret_cast<volatile T*>(base + off) = v;
 }
 
+// A 64-bit register as two 32-bit halves, low first (queue addresses).
+void write64(volatile uint8_t* base, uint32_t off, uint64_t v) {
+    mmio_write<uint32_t>(base, off, uint32_t(v));
+    mmio_write<uint32_t>(base, off + 4, uint32_t(v >> 32));
+}
+
+// Feature bits, 32 at a time through a window chosen by a select register
+// (both transports work this way).
+uint64_t read_features(volatile uint8_t* base, uint32_t select, uint32_t window) {
+    mmio_write<uint32_t>(base, select, 0);
+    uint64_t lo = mmio_read<uint32_t>(base, window);
+    mmio_write<uint32_t>(base, select, 1);
+    return lo | uint64_t(mmio_read<uint32_t>(base, window)) << 32;
+}
+void write_features(volatile uint8_t* base, uint32_t select, uint32_t window, uint64_t f) {
+    mmio_write<uint32_t>(base, select, 0);
+    mmio_write<uint32_t>(base, window, uint32_t(f));
+    mmio_write<uint32_t>(base, select, 1);
+    mmio_write<uint32_t>(base, window, uint32_t(f >> 32));
+}
+
 uint32_t window_read(volatile uint8_t* base, uint32_t len, uint32_t off, int width) {
     if (!base || (width != 1 && width != 2 && width != 4) || off > len ||
         len - off < uint32_t(width))
@@ -97,18 +118,8 @@ public:
             return m_dev.device - 0x1040u;
         return pci::read(m_dev, 0x2e, 2); // transitional: the subsystem ID
     }
-    uint64_t device_features() override {
-        mmio_write<uint32_t>(m_common, c_dfselect, 0);
-        uint64_t lo = mmio_read<uint32_t>(m_common, c_df);
-        mmio_write<uint32_t>(m_common, c_dfselect, 1);
-        return lo | uint64_t(mmio_read<uint32_t>(m_common, c_df)) << 32;
-    }
-    void set_driver_features(uint64_t f) override {
-        mmio_write<uint32_t>(m_common, c_gfselect, 0);
-        mmio_write<uint32_t>(m_common, c_gf, uint32_t(f));
-        mmio_write<uint32_t>(m_common, c_gfselect, 1);
-        mmio_write<uint32_t>(m_common, c_gf, uint32_t(f >> 32));
-    }
+    uint64_t device_features() override { return read_features(m_common, c_dfselect, c_df); }
+    void set_driver_features(uint64_t f) override { write_features(m_common, c_gfselect, c_gf, f); }
     uint8_t status() override { return mmio_read<uint8_t>(m_common, c_status); }
     void set_status(uint8_t s) override { mmio_write<uint8_t>(m_common, c_status, s); }
     uint16_t queue_max(unsigned index) override {
@@ -123,11 +134,9 @@ public:
             return EINVAL;
         mmio_write<uint16_t>(m_common, c_q_select, uint16_t(index));
         mmio_write<uint16_t>(m_common, c_q_size, size);
-        for (auto [off, v] :
-             {Pair{c_q_desc, desc}, Pair{c_q_driver, avail}, Pair{c_q_device, used}}) {
-            mmio_write<uint32_t>(m_common, off, uint32_t(v));
-            mmio_write<uint32_t>(m_common, off + 4, uint32_t(v >> 32));
-        }
+        write64(m_common, c_q_desc, desc);
+        write64(m_common, c_q_driver, avail);
+        write64(m_common, c_q_device, used);
         if (m_msix) {
             mmio_write<uint16_t>(m_common, c_q_msix, 0);
             if (mmio_read<uint16_t>(m_common, c_q_msix) == k_no_vector)
@@ -155,10 +164,6 @@ public:
     }
 
 private:
-    struct Pair {
-        uint32_t off;
-        uint64_t value;
-    };
     static constexpr unsigned k_max_queues = 8;
     pci::Device m_dev;
     volatile uint8_t* m_common = nullptr;
@@ -201,16 +206,10 @@ public:
     const char* kind() const override { return "mmio"; }
     uint32_t device_id() override { return mmio_read<uint32_t>(m_regs, m_device_id); }
     uint64_t device_features() override {
-        mmio_write<uint32_t>(m_regs, m_dfeatures_sel, 0);
-        uint64_t lo = mmio_read<uint32_t>(m_regs, m_dfeatures);
-        mmio_write<uint32_t>(m_regs, m_dfeatures_sel, 1);
-        return lo | uint64_t(mmio_read<uint32_t>(m_regs, m_dfeatures)) << 32;
+        return read_features(m_regs, m_dfeatures_sel, m_dfeatures);
     }
     void set_driver_features(uint64_t f) override {
-        mmio_write<uint32_t>(m_regs, m_gfeatures_sel, 0);
-        mmio_write<uint32_t>(m_regs, m_gfeatures, uint32_t(f));
-        mmio_write<uint32_t>(m_regs, m_gfeatures_sel, 1);
-        mmio_write<uint32_t>(m_regs, m_gfeatures, uint32_t(f >> 32));
+        write_features(m_regs, m_gfeatures_sel, m_gfeatures, f);
     }
     uint8_t status() override { return uint8_t(mmio_read<uint32_t>(m_regs, m_status)); }
     void set_status(uint8_t s) override { mmio_write<uint32_t>(m_regs, m_status, s); }
@@ -225,11 +224,9 @@ public:
         if (mmio_read<uint32_t>(m_regs, m_q_ready) != 0 || size > queue_max(index))
             return EBUSY;
         mmio_write<uint32_t>(m_regs, m_q_num, size);
-        for (auto [off, v] :
-             {Pair{m_q_desc, desc}, Pair{m_q_driver, avail}, Pair{m_q_device, used}}) {
-            mmio_write<uint32_t>(m_regs, off, uint32_t(v));
-            mmio_write<uint32_t>(m_regs, off + 4, uint32_t(v >> 32));
-        }
+        write64(m_regs, m_q_desc, desc);
+        write64(m_regs, m_q_driver, avail);
+        write64(m_regs, m_q_device, used);
         mmio_write<uint32_t>(m_regs, m_q_ready, 1);
         return {};
     }
@@ -251,10 +248,6 @@ public:
     }
 
 private:
-    struct Pair {
-        uint32_t off;
-        uint64_t value;
-    };
     static void interrupt(void* arg) {
         auto self = static_cast<MmioTransport*>(arg);
         uint32_t s = mmio_read<uint32_t>(self->m_regs, m_int_status);

@@ -86,8 +86,10 @@ Result<void> Ext2Vnode::dir_check_size() {
     return {};
 }
 
+namespace {
+
 // Map directory block lblk; directories have no holes.
-static Result<BufRef> dir_block(Ext2Vnode& dir, uint64_t lblk) {
+Result<BufRef> dir_block(Ext2Vnode& dir, uint64_t lblk) {
     uint32_t phys = TRY(dir.bmap(lblk, false));
     if (phys == 0) {
         dir.fs().fs_error("hole in a directory", dir.ino32());
@@ -95,6 +97,57 @@ static Result<BufRef> dir_block(Ext2Vnode& dir, uint64_t lblk) {
     }
     return dir.fs().dev().bread(phys);
 }
+
+// The entries of a directory in order, block by block from block `first`
+// (the directory's size checked by the caller).  Every entry is checked
+// by parse() before it is seen, so offset() + entry().rec_len stays inside
+// block() and the walk always moves forward.
+class EntryWalk {
+public:
+    explicit EntryWalk(Ext2Vnode& dir, uint64_t first = 0)
+        : m_dir(dir), m_block_size(dir.fs().block_size()), m_nblocks(dir.size() / m_block_size),
+          m_lblk(first) {}
+
+    // Step to the next entry: false after the last one.
+    Result<bool> next() {
+        if (m_block) {
+            m_prev = m_off;
+            m_off += m_entry.rec_len;
+            if (m_off >= m_block_size) {
+                m_block.release();
+                m_lblk++;
+            }
+        }
+        if (!m_block) {
+            if (m_lblk >= m_nblocks)
+                return false;
+            m_block = TRY(dir_block(m_dir, m_lblk));
+            m_off = 0;
+            m_prev = -1;
+        }
+        m_entry = TRY(parse(m_dir, m_block.data(), m_off));
+        return true;
+    }
+
+    const Entry& entry() const { return m_entry; }
+    BufRef& block() { return m_block; }
+    uint64_t lblk() const { return m_lblk; }
+    uint32_t offset() const { return m_off; }
+    // The entry before this one in its block, or -1 for the first.
+    int64_t prev_offset() const { return m_prev; }
+
+private:
+    Ext2Vnode& m_dir;
+    uint32_t m_block_size;
+    uint64_t m_nblocks;
+    uint64_t m_lblk;
+    BufRef m_block;
+    uint32_t m_off = 0;
+    int64_t m_prev = -1;
+    Entry m_entry;
+};
+
+} // namespace
 
 Result<void> Ext2Vnode::dir_clear_index() {
     if (!(m_inode.i_flags & k_flag_index))
@@ -105,16 +158,11 @@ Result<void> Ext2Vnode::dir_clear_index() {
 
 Result<Ext2Vnode::DirSlot> Ext2Vnode::dir_find(StringView name) {
     TRY(dir_check_size());
-    uint32_t bs = fs().block_size();
-    uint64_t nblocks = size() / bs;
-    for (uint64_t lblk = 0; lblk < nblocks; lblk++) {
-        BufRef b = TRY(dir_block(*this, lblk));
-        for (uint32_t off = 0; off < bs;) {
-            Entry e = TRY(parse(*this, b.data(), off));
-            if (e.inode && e.name_view() == name)
-                return DirSlot{lblk, off, e.inode, e.file_type};
-            off += e.rec_len;
-        }
+    EntryWalk w(*this);
+    while (TRY(w.next())) {
+        const Entry& e = w.entry();
+        if (e.inode && e.name_view() == name)
+            return DirSlot{w.lblk(), w.offset(), e.inode, e.file_type};
     }
     return ENOENT;
 }
@@ -130,26 +178,23 @@ Result<void> Ext2Vnode::dir_add(StringView name, uint32_t ino, uint8_t file_type
     uint64_t nblocks = size() / bs;
     if (m_dir_hint > nblocks)
         m_dir_hint = 0;
-    for (uint64_t lblk = m_dir_hint; lblk < nblocks; lblk++) {
-        BufRef b = TRY(dir_block(*this, lblk));
-        for (uint32_t off = 0; off < bs;) {
-            Entry e = TRY(parse(*this, b.data(), off));
-            if (!e.inode && e.rec_len >= need) {
-                put_entry(f, b.data(), off, ino, e.rec_len, name, file_type);
-                b.mark_dirty();
-                m_dir_hint = lblk;
-                return {};
-            }
-            if (e.inode && e.rec_len >= e.used() + need) {
-                uint32_t rest = e.rec_len - e.used();
-                set_rec_len(b.data(), off, e.used());
-                put_entry(f, b.data(), off + e.used(), ino, rest, name, file_type);
-                b.mark_dirty();
-                m_dir_hint = lblk;
-                return {};
-            }
-            off += e.rec_len;
+    EntryWalk w(*this, m_dir_hint);
+    while (TRY(w.next())) {
+        const Entry& e = w.entry();
+        uint8_t* data = w.block().data();
+        uint32_t off = w.offset();
+        if (!e.inode && e.rec_len >= need) {
+            put_entry(f, data, off, ino, e.rec_len, name, file_type);
+        } else if (e.inode && e.rec_len >= e.used() + need) {
+            uint32_t used = e.used(), rest = e.rec_len - used;
+            set_rec_len(data, off, used);
+            put_entry(f, data, off + used, ino, rest, name, file_type);
+        } else {
+            continue;
         }
+        w.block().mark_dirty();
+        m_dir_hint = w.lblk();
+        return {};
     }
     // No room: append a block.
     if (uint64_t(nblocks + 1) * bs > 0x7fffffffull)
@@ -172,29 +217,25 @@ Result<void> Ext2Vnode::dir_add(StringView name, uint32_t ino, uint8_t file_type
 
 Result<void> Ext2Vnode::dir_remove(StringView name) {
     TRY(dir_check_size());
-    uint32_t bs = fs().block_size();
-    uint64_t nblocks = size() / bs;
-    for (uint64_t lblk = 0; lblk < nblocks; lblk++) {
-        BufRef b = TRY(dir_block(*this, lblk));
-        int64_t prev = -1;
-        for (uint32_t off = 0; off < bs;) {
-            Entry e = TRY(parse(*this, b.data(), off));
-            if (e.inode && e.name_view() == name) {
-                TRY(dir_clear_index());
-                if (prev >= 0) {
-                    Entry p = TRY(parse(*this, b.data(), static_cast<uint32_t>(prev)));
-                    set_rec_len(b.data(), static_cast<uint32_t>(prev), p.rec_len + e.rec_len);
-                } else {
-                    set_inode(b.data(), off, 0);
-                }
-                b.mark_dirty();
-                if (lblk < m_dir_hint)
-                    m_dir_hint = lblk;
-                return {};
-            }
-            prev = off;
-            off += e.rec_len;
+    EntryWalk w(*this);
+    while (TRY(w.next())) {
+        const Entry& e = w.entry();
+        if (!e.inode || !(e.name_view() == name))
+            continue;
+        TRY(dir_clear_index());
+        uint8_t* data = w.block().data();
+        if (w.prev_offset() >= 0) {
+            // The previous entry absorbs this one.
+            uint32_t prev = static_cast<uint32_t>(w.prev_offset());
+            Entry p = TRY(parse(*this, data, prev));
+            set_rec_len(data, prev, p.rec_len + e.rec_len);
+        } else {
+            set_inode(data, w.offset(), 0);
         }
+        w.block().mark_dirty();
+        if (w.lblk() < m_dir_hint)
+            m_dir_hint = w.lblk();
+        return {};
     }
     return ENOENT;
 }
@@ -245,30 +286,44 @@ Result<void> Ext2Vnode::dir_set_dotdot(uint32_t parent_ino) {
 
 Result<bool> Ext2Vnode::dir_is_empty() {
     TRY(dir_check_size());
-    uint32_t bs = fs().block_size();
-    uint64_t nblocks = size() / bs;
-    for (uint64_t lblk = 0; lblk < nblocks; lblk++) {
-        BufRef b = TRY(dir_block(*this, lblk));
-        for (uint32_t off = 0; off < bs;) {
-            Entry e = TRY(parse(*this, b.data(), off));
-            if (e.inode && !(e.name_view() == StringView(".")) &&
-                !(e.name_view() == StringView("..")))
-                return false;
-            off += e.rec_len;
-        }
+    EntryWalk w(*this);
+    while (TRY(w.next())) {
+        const Entry& e = w.entry();
+        if (e.inode && !(e.name_view() == StringView(".")) && !(e.name_view() == StringView("..")))
+            return false;
     }
     return true;
 }
 
 // --- Vnode operations ----------------------------------------------------------
 
-Result<RefPtr<Vnode>> Ext2Vnode::lookup(StringView name) {
-    if (!is_dir())
+namespace {
+
+// Checks before reading directory dir (its file system locked).
+Result<void> check_dir_read(Ext2Vnode& dir) {
+    if (!dir.is_dir())
         return ENOTDIR;
+    if (dir.fs().dead())
+        return EIO;
+    return {};
+}
+
+// Checks before changing directory dir (its file system locked).
+Result<void> check_dir_op(Ext2Vnode& dir) {
+    TRY(check_dir_read(dir));
+    if (!dir.fs().writable())
+        return EROFS;
+    if (dir.m_inode.i_links_count == 0)
+        return ENOENT; // removed directory
+    return {};
+}
+
+} // namespace
+
+Result<RefPtr<Vnode>> Ext2Vnode::lookup(StringView name) {
     Ext2Mount& f = fs();
     FsGuard g(f);
-    if (f.dead())
-        return EIO;
+    TRY(check_dir_read(*this));
     if (m_inode.i_links_count == 0)
         return ENOENT;
     if (name.length() > k_name_len)
@@ -279,12 +334,9 @@ Result<RefPtr<Vnode>> Ext2Vnode::lookup(StringView name) {
 }
 
 Result<RefPtr<Vnode>> Ext2Vnode::parent() {
-    if (!is_dir())
-        return ENOTDIR;
     Ext2Mount& f = fs();
     FsGuard g(f);
-    if (f.dead())
-        return EIO;
+    TRY(check_dir_read(*this));
     if (ino32() == k_root_ino)
         return RefPtr<Vnode>(this);
     uint32_t p = TRY(dir_dotdot());
@@ -297,12 +349,9 @@ Result<RefPtr<Vnode>> Ext2Vnode::parent() {
 }
 
 Result<void> Ext2Vnode::readdir(int64_t cookie, DirentSink& sink) {
-    if (!is_dir())
-        return ENOTDIR;
     Ext2Mount& f = fs();
     FsGuard g(f);
-    if (f.dead())
-        return EIO;
+    TRY(check_dir_read(*this));
     TRY(dir_check_size());
     uint64_t sz = size();
     if (cookie < 0 || uint64_t(cookie) >= sz)
@@ -310,34 +359,26 @@ Result<void> Ext2Vnode::readdir(int64_t cookie, DirentSink& sink) {
     uint32_t bs = f.block_size();
     // A cookie is the byte offset of the next entry.  After changes it may
     // point into the middle of an entry; then we continue at the next one.
-    uint64_t lblk = uint64_t(cookie) / bs;
-    uint32_t skip_below = static_cast<uint32_t>(uint64_t(cookie) % bs);
-    for (; lblk < sz / bs; lblk++, skip_below = 0) {
-        BufRef b = TRY(dir_block(*this, lblk));
-        for (uint32_t off = 0; off < bs;) {
-            Entry e = TRY(parse(*this, b.data(), off));
-            int64_t next = static_cast<int64_t>(lblk * bs + off + e.rec_len);
-            if (off >= skip_below && e.inode) {
-                VType t = f.has_filetype() ? vtype_of_file_type(e.file_type) : VType::None;
-                if (!sink.emit(e.name_view(), e.inode, t, next))
-                    return {};
-            }
-            off += e.rec_len;
-        }
+    EntryWalk w(*this, uint64_t(cookie) / bs);
+    while (TRY(w.next())) {
+        const Entry& e = w.entry();
+        uint64_t pos = w.lblk() * bs + w.offset();
+        if (pos < uint64_t(cookie) || !e.inode)
+            continue;
+        VType t = f.has_filetype() ? vtype_of_file_type(e.file_type) : VType::None;
+        if (!sink.emit(e.name_view(), e.inode, t, static_cast<int64_t>(pos + e.rec_len)))
+            return {};
     }
     return {};
 }
 
 namespace {
 
-Result<void> check_dir_op(Ext2Vnode& dir) {
-    Ext2Mount& f = dir.fs();
-    if (f.dead())
-        return EIO;
-    if (!f.writable())
-        return EROFS;
-    if (dir.m_inode.i_links_count == 0)
-        return ENOENT; // removed directory
+// Checks before adding an entry called name to dir.
+Result<void> check_new_entry(Ext2Vnode& dir, StringView name) {
+    TRY(check_dir_op(dir));
+    if (name.length() > k_name_len)
+        return ENAMETOOLONG;
     return {};
 }
 
@@ -345,23 +386,64 @@ uint32_t gid_of(const Inode& i) {
     return i.i_gid | (uint32_t(i.l_i_gid_high) << 16);
 }
 
+// A new inode for an entry of dir (group and setgid inherited from dir).
+Result<RefPtr<Ext2Vnode>> new_child(Ext2Vnode& dir, uint32_t mode, const Cred& cred) {
+    return dir.fs().new_vnode(dir.ino32(), mode, cred, gid_of(dir.m_inode),
+                              dir.m_inode.i_mode & S_ISGID);
+}
+
+// A new inode that will not be entered in a directory after all: with no
+// links it is freed when its last reference goes.
+Error discard(Ext2Vnode& v, int error) {
+    v.m_inode.i_links_count = 0;
+    (void)v.write_inode();
+    return Error{error};
+}
+
+// The first data block of the new inode v, allocated; v is discarded when
+// that fails.
+Result<BufRef> first_block(Ext2Vnode& v) {
+    Result<uint32_t> phys = v.bmap(0, true);
+    if (phys.is_error())
+        return discard(v, phys.error());
+    Result<BufRef> b = v.fs().dev().bread(phys.value());
+    if (b.is_error())
+        return discard(v, b.error());
+    return b.release_value();
+}
+
+// After an entry for v was added to dir or taken out of it: both changed.
+Result<void> write_both(Ext2Vnode& dir, Ext2Vnode& v) {
+    v.touch(false, true);
+    TRY(v.write_inode());
+    dir.touch(true, true);
+    return dir.write_inode();
+}
+
+// Enter the new inode v in dir as name (discarding v if that fails).
+Result<RefPtr<Vnode>> enter_new(Ext2Vnode& dir, StringView name, RefPtr<Ext2Vnode> v,
+                                uint8_t file_type) {
+    Result<void> r = dir.dir_add(name, v->ino32(), file_type);
+    if (r.is_error())
+        return discard(*v, r.error());
+    if (v->is_dir())
+        dir.m_inode.i_links_count++; // the new directory's ".."
+    dir.touch(true, true);
+    TRY(dir.write_inode());
+    return RefPtr<Vnode>(move(v));
+}
+
 } // namespace
 
 Result<RefPtr<Vnode>> Ext2Vnode::create(StringView name, uint32_t mode, const Cred& cred,
                                         uint64_t rdev) {
-    if (!is_dir())
-        return ENOTDIR;
-    Ext2Mount& f = fs();
-    FsGuard g(f);
-    TRY(check_dir_op(*this));
-    if (name.length() > k_name_len)
-        return ENAMETOOLONG;
+    FsGuard g(fs());
+    TRY(check_new_entry(*this, name));
     uint32_t type = mode & S_IFMT;
     if (type != S_IFREG && type != S_IFCHR && type != S_IFBLK && type != S_IFIFO &&
         type != S_IFSOCK)
         return EINVAL;
-    RefPtr<Ext2Vnode> v =
-        TRY(f.new_vnode(ino32(), mode, cred, gid_of(m_inode), m_inode.i_mode & S_ISGID));
+    RefPtr<Ext2Vnode> v = TRY(new_child(*this, mode, cred));
     if (type == S_IFCHR || type == S_IFBLK) {
         uint64_t major = (rdev >> 8) & 0xfff;
         uint64_t minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
@@ -372,102 +454,50 @@ Result<RefPtr<Vnode>> Ext2Vnode::create(StringView name, uint32_t mode, const Cr
                 static_cast<uint32_t>((minor & 0xff) | (major << 8) | ((minor & ~0xffull) << 12));
         TRY(v->write_inode());
     }
-    Result<void> r = dir_add(name, v->ino32(), file_type_of_mode(mode));
-    if (r.is_error()) {
-        v->m_inode.i_links_count = 0; // freed when v goes
-        (void)v->write_inode();
-        return Error{r.error()};
-    }
-    touch(true, true);
-    TRY(write_inode());
-    return RefPtr<Vnode>(move(v));
+    return enter_new(*this, name, move(v), file_type_of_mode(mode));
 }
 
 Result<RefPtr<Vnode>> Ext2Vnode::mkdir(StringView name, uint32_t mode, const Cred& cred) {
-    if (!is_dir())
-        return ENOTDIR;
     Ext2Mount& f = fs();
     FsGuard g(f);
-    TRY(check_dir_op(*this));
-    if (name.length() > k_name_len)
-        return ENAMETOOLONG;
+    TRY(check_new_entry(*this, name));
     if (m_inode.i_links_count >= k_link_max)
         return EMLINK;
-    RefPtr<Ext2Vnode> v = TRY(f.new_vnode(ino32(), S_IFDIR | (mode & 07777), cred, gid_of(m_inode),
-                                          m_inode.i_mode & S_ISGID));
-    auto fail = [&](int e) -> Result<RefPtr<Vnode>> {
-        v->m_inode.i_links_count = 0;
-        (void)v->write_inode();
-        return Error{e};
-    };
+    RefPtr<Ext2Vnode> v = TRY(new_child(*this, S_IFDIR | (mode & 07777), cred));
     uint32_t bs = f.block_size();
-    Result<uint32_t> phys = v->bmap(0, true);
-    if (phys.is_error())
-        return fail(phys.error());
     {
-        Result<BufRef> b = f.dev().bread(phys.value());
-        if (b.is_error())
-            return fail(b.error());
-        put_entry(f, b.value().data(), 0, v->ino32(), 12, ".", k_ft_dir);
-        put_entry(f, b.value().data(), 12, ino32(), bs - 12, "..", k_ft_dir);
-        b.value().mark_dirty();
+        BufRef b = TRY(first_block(*v));
+        put_entry(f, b.data(), 0, v->ino32(), 12, ".", k_ft_dir);
+        put_entry(f, b.data(), 12, ino32(), bs - 12, "..", k_ft_dir);
+        b.mark_dirty();
     }
     v->set_size(bs);
     v->m_inode.i_links_count = 2;
     TRY(v->write_inode());
-    Result<void> r = dir_add(name, v->ino32(), k_ft_dir);
-    if (r.is_error())
-        return fail(r.error());
-    m_inode.i_links_count++;
-    touch(true, true);
-    TRY(write_inode());
-    return RefPtr<Vnode>(move(v));
+    return enter_new(*this, name, move(v), k_ft_dir);
 }
 
 Result<RefPtr<Vnode>> Ext2Vnode::symlink(StringView name, StringView target, const Cred& cred) {
-    if (!is_dir())
-        return ENOTDIR;
     Ext2Mount& f = fs();
     FsGuard g(f);
-    TRY(check_dir_op(*this));
-    if (name.length() > k_name_len)
-        return ENAMETOOLONG;
+    TRY(check_new_entry(*this, name));
     if (target.length() >= f.block_size())
         return ENAMETOOLONG;
-    RefPtr<Ext2Vnode> v =
-        TRY(f.new_vnode(ino32(), S_IFLNK | 0777, cred, gid_of(m_inode), m_inode.i_mode & S_ISGID));
-    auto fail = [&](int e) -> Result<RefPtr<Vnode>> {
-        v->m_inode.i_links_count = 0;
-        (void)v->write_inode();
-        return Error{e};
-    };
+    RefPtr<Ext2Vnode> v = TRY(new_child(*this, S_IFLNK | 0777, cred));
     if (target.length() < sizeof v->m_inode.i_block) {
         __builtin_memcpy(v->m_inode.i_block, target.data(), target.length());
     } else {
-        Result<uint32_t> phys = v->bmap(0, true);
-        if (phys.is_error())
-            return fail(phys.error());
-        Result<BufRef> b = f.dev().bread(phys.value());
-        if (b.is_error())
-            return fail(b.error());
-        __builtin_memcpy(b.value().data(), target.data(), target.length());
-        b.value().mark_dirty();
+        BufRef b = TRY(first_block(*v));
+        __builtin_memcpy(b.data(), target.data(), target.length());
+        b.mark_dirty();
     }
     v->set_size(target.length());
     TRY(v->write_inode());
-    Result<void> r = dir_add(name, v->ino32(), k_ft_lnk);
-    if (r.is_error())
-        return fail(r.error());
-    touch(true, true);
-    TRY(write_inode());
-    return RefPtr<Vnode>(move(v));
+    return enter_new(*this, name, move(v), k_ft_lnk);
 }
 
 Result<void> Ext2Vnode::link(StringView name, Vnode& target) {
-    if (!is_dir())
-        return ENOTDIR;
-    Ext2Mount& f = fs();
-    FsGuard g(f);
+    FsGuard g(fs());
     TRY(check_dir_op(*this));
     auto& t = static_cast<Ext2Vnode&>(target);
     if (t.m_inode.i_links_count == 0)
@@ -476,15 +506,10 @@ Result<void> Ext2Vnode::link(StringView name, Vnode& target) {
         return EMLINK;
     TRY(dir_add(name, t.ino32(), file_type_of_mode(t.m_inode.i_mode)));
     t.m_inode.i_links_count++;
-    t.touch(false, true);
-    TRY(t.write_inode());
-    touch(true, true);
-    return write_inode();
+    return write_both(*this, t);
 }
 
 Result<void> Ext2Vnode::unlink(StringView name, Vnode& victim) {
-    if (!is_dir())
-        return ENOTDIR;
     Ext2Mount& f = fs();
     FsGuard g(f);
     TRY(check_dir_op(*this));
@@ -494,37 +519,25 @@ Result<void> Ext2Vnode::unlink(StringView name, Vnode& victim) {
         f.fs_error("unlinking an inode with no links", v.ino32());
     else
         v.m_inode.i_links_count--;
-    v.touch(false, true);
-    TRY(v.write_inode());
-    touch(true, true);
-    return write_inode();
+    return write_both(*this, v);
 }
 
 Result<void> Ext2Vnode::rmdir(StringView name, Vnode& victim) {
-    if (!is_dir())
-        return ENOTDIR;
-    Ext2Mount& f = fs();
-    FsGuard g(f);
+    FsGuard g(fs());
     TRY(check_dir_op(*this));
     auto& v = static_cast<Ext2Vnode&>(victim);
     if (!TRY(v.dir_is_empty()))
         return ENOTEMPTY;
     TRY(dir_remove(name));
     v.m_inode.i_links_count = 0;
-    v.touch(false, true);
-    TRY(v.write_inode());
     if (m_inode.i_links_count > 2)
-        m_inode.i_links_count--;
-    touch(true, true);
-    return write_inode();
+        m_inode.i_links_count--; // the victim's ".." is gone
+    return write_both(*this, v);
 }
 
 Result<void> Ext2Vnode::rename(StringView oldname, Vnode& src_vnode, Vnode& newdir_vnode,
                                StringView newname, Vnode* target_vnode, unsigned flags) {
-    if (!is_dir())
-        return ENOTDIR;
-    Ext2Mount& f = fs();
-    FsGuard g(f);
+    FsGuard g(fs());
     TRY(check_dir_op(*this));
     auto& src = static_cast<Ext2Vnode&>(src_vnode);
     auto& nd = static_cast<Ext2Vnode&>(newdir_vnode);
@@ -606,10 +619,7 @@ Result<void> Ext2Vnode::rename(StringView oldname, Vnode& src_vnode, Vnode& newd
         if (m_inode.i_links_count > 2)
             m_inode.i_links_count--;
     }
-    src.touch(false, true);
-    TRY(src.write_inode());
-    touch(true, true);
-    TRY(write_inode());
+    TRY(write_both(*this, src));
     if (moved) {
         nd.touch(true, true);
         TRY(nd.write_inode());

@@ -1,10 +1,10 @@
 // Interface list, fault injection, the loopback interface and the
 // interface/route ioctls.
 #include <ak/component.h>
-#include <anykern/nettab.h>
 #include <ak/log.h>
 #include <ak/string.h>
 #include <ak/time.h>
+#include <anykern/nettab.h>
 #include <net/inet.h>
 
 namespace ak::net {
@@ -77,7 +77,7 @@ bool fault_apply(Ifnet& ifp, FaultState& fs, RefPtr<PacketBuffer>& p) AK_REQUIRE
 
 class Loopback final : public Ifnet {
 public:
-    Loopback() : Ifnet("lo", LinkType::Loopback, 65536) {}
+    Loopback() : Ifnet("lo", LinkType::Loopback, 65536) { m_no_csum = true; }
     Result<void> driver_transmit(RefPtr<PacketBuffer> frame) override AK_REQUIRES(net_lock()) {
         frame->m_ifindex = index();
         net_defer_input(move(frame));
@@ -368,8 +368,8 @@ Result<long> nettab(unsigned long cmd, void* arg) AK_REQUIRES(net_lock()) {
         break;
     case AK_SIOCGTCPTAB:
         tcp_snapshot(
-            [](void* ctx, const char* state, Ipv4 laddr, uint16_t lport, Ipv4 faddr,
-               uint16_t fport, size_t rq, size_t sq) {
+            [](void* ctx, const char* state, Ipv4 laddr, uint16_t lport, Ipv4 faddr, uint16_t fport,
+               size_t rq, size_t sq) {
                 ak_tcpinfo rec{};
                 str_copy(rec.state, state, sizeof rec.state);
                 rec.laddr = htonl(laddr);

@@ -39,9 +39,59 @@ static bool drain_locked() AK_REQUIRES(net_lock()) {
     return any;
 }
 
+// Wakeups queued while the lock is held (net_wake), guarded by the net lock.
+struct NetWakeQueue {
+    static constexpr int k_max = 64;
+    struct Entry {
+        NetWakeable* obj;
+        uint32_t events;
+    };
+    NetWakeable* objs[k_max];
+    int count = 0;
+
+    // Take the queue's entries (their events) out; the lock is held.
+    int take(Entry* out) AK_REQUIRES(net_lock()) {
+        int n = count;
+        for (int i = 0; i < n; i++) {
+            out[i] = {objs[i], objs[i]->m_wake_events};
+            objs[i]->m_wake_events = 0;
+        }
+        count = 0;
+        return n;
+    }
+    static void fire(const Entry* e, int n) {
+        for (int i = 0; i < n; i++) {
+            e[i].obj->m_ops->wake_now(*e[i].obj, e[i].events);
+            e[i].obj->m_ops->unref(*e[i].obj);
+        }
+    }
+};
+namespace {
+NetWakeQueue g_wakes;
+}
+
+void net_wake(NetWakeable& obj, uint32_t events) {
+    if (!events)
+        return;
+    if (obj.m_wake_events) {
+        obj.m_wake_events |= events;
+        return;
+    }
+    if (g_wakes.count == NetWakeQueue::k_max) {
+        obj.m_ops->wake_now(obj, events); // rare: many objects at once; wake under the lock
+        return;
+    }
+    obj.m_ops->ref(obj);
+    obj.m_wake_events = events;
+    g_wakes.objs[g_wakes.count++] = &obj;
+}
+
 void net_unlock_and_drain() {
     (void)drain_locked();
+    NetWakeQueue::Entry wakes[NetWakeQueue::k_max];
+    int n = g_wakes.take(wakes);
     net_lock().unlock();
+    NetWakeQueue::fire(wakes, n);
 }
 
 Result<void> net_wait(CondVar& cv, int64_t deadline_ns) {
@@ -49,6 +99,11 @@ Result<void> net_wait(CondVar& cv, int64_t deadline_ns) {
     // re-check before sleeping (a spurious wakeup, which callers handle).
     if (drain_locked())
         return {};
+    if (g_wakes.count) {
+        NetWakeQueue::Entry wakes[NetWakeQueue::k_max];
+        int n = g_wakes.take(wakes);
+        NetWakeQueue::fire(wakes, n);
+    }
     return cv.wait_interruptible(net_lock(), deadline_ns);
 }
 

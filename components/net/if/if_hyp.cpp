@@ -226,6 +226,7 @@ Result<int> if_attach_spec(const char* text, char* name_out, size_t name_len) {
     }
     ifp->m_handle = handle;
     ifp->m_link = info.link == AKHYP_NET_LINK_RAWIP ? LinkType::RawIp : LinkType::Ether;
+    ifp->m_no_csum = info.flags & AKHYP_NET_F_NO_CSUM;
     ifp->m_mtu = s.mtu ? min(s.mtu, info.mtu ? info.mtu : s.mtu) : info.mtu;
     if (s.mtu && info.mtu < s.mtu)
         ifp->m_mtu = s.mtu; // the platform accepted a larger MTU (shm)

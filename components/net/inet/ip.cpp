@@ -239,6 +239,7 @@ void ip_input(Ifnet& ifp, RefPtr<PacketBuffer> pkt) {
         // Rebuild a header view for the transport: the first fragment's
         // header carries the fields we need; synthesise IpInfo directly.
         IpInfo info{src, dst, h.proto(), h.ttl(), h.tos(), ifp.m_index, bcast, nullptr, 0};
+        info.no_csum = ifp.m_no_csum;
         switch (h.proto()) {
         case k_proto_udp:
             udp_input(info, move(whole));
@@ -259,6 +260,7 @@ void ip_input(Ifnet& ifp, RefPtr<PacketBuffer> pkt) {
     const uint8_t* iph = pkt->data();
     size_t quote = min(pkt->size(), h.header_len() + 8);
     IpInfo info{src, dst, h.proto(), h.ttl(), h.tos(), ifp.m_index, bcast, iph, quote};
+    info.no_csum = ifp.m_no_csum;
     (void)pkt->pop(h.header_len());
     switch (h.proto()) {
     case k_proto_udp:
@@ -426,6 +428,14 @@ Result<void> ip_output(RefPtr<PacketBuffer> pkt, Ipv4 src, Ipv4 dst, uint8_t pro
     if (!src)
         src = r.src;
     size_t payload = pkt->size();
+    if (opt.tcp_csum_at >= 0 && !r.ifp->m_no_csum) {
+        size_t at = size_t(opt.tcp_csum_at);
+        if (at + 2 > payload)
+            return EINVAL;
+        store16(pkt->data() + at, 0);
+        uint16_t c = inet_pseudo_checksum(src, dst, proto, pkt->data(), payload);
+        __builtin_memcpy(pkt->data() + at, &c, 2);
+    }
     uint16_t id = g_ip_id++;
     size_t mtu = r.ifp->m_mtu;
     if (payload + 20 <= mtu) {

@@ -11,6 +11,7 @@
 // File the application holds; it refers to a Tcb.  Everything here runs
 // under the net lock.
 #include <ak/callout.h>
+#include <ak/component.h>
 #include <ak/log.h>
 #include <ak/time.h>
 #include <ak/vector.h>
@@ -38,6 +39,10 @@ constexpr int k_keep_cnt_default = 9;
 constexpr int64_t k_fin_wait2_orphan = 60000 * k_ms;
 constexpr int64_t k_persist_min = 200 * k_ms;
 constexpr int64_t k_persist_max = 60000 * k_ms;
+// Zero-window probes an orphaned connection sends before it gives up (as
+// Linux's tcp_orphan_retries default): a peer that never reads must not
+// keep it forever.
+constexpr int k_orphan_persist_max = 8;
 constexpr uint32_t k_default_mss = 536; // RFC 9293 §3.7.1 (RFC 879)
 constexpr size_t k_buf_initial = 4096;
 constexpr size_t k_default_tcp_buf = 4 * 1024 * 1024; // Linux autotunes to ~4-6 MiB
@@ -268,7 +273,7 @@ public:
         size_t off = size_t(p[12] >> 4) * 4;
         if (off < 20 || off > pkt.size())
             return EINVAL;
-        if (inet_pseudo_checksum(ip.src, ip.dst, k_proto_tcp, p, pkt.size()) != 0)
+        if (!ip.no_csum && inet_pseudo_checksum(ip.src, ip.dst, k_proto_tcp, p, pkt.size()) != 0)
             return EBADMSG;
         TcpSegment s;
         s.sport = load16(p);
@@ -335,7 +340,7 @@ public:
 class Tcb;
 constexpr size_t k_hash_buckets = 4096;
 
-class Tcb : public RefCounted<Tcb> {
+class Tcb final : public RefCounted<Tcb>, public NetWakeable {
 public:
     Tcb();
     ~Tcb();
@@ -384,10 +389,14 @@ public:
     int64_t t_tlp = 0;     // tail loss probe (RFC 8985 §7)
     bool tlp_sent = false; // one probe per flight
     int persist_shift = 0;
+    // A zero-window probe carries the byte at SND.NXT without advancing
+    // it; a receiver whose window had opened takes it and acknowledges
+    // SND.MAX + 1, which must then count as a valid ACK.
+    bool probe_out = false;
+    int persist_probes = 0; // since the window was last open
     int keep_probes = 0;
     Callout callout;
     int64_t callout_when = 0;
-    bool callout_ref = false;
     // Buffers.
     ByteRing sndbuf; // [snd_una, snd_una + size): unacknowledged then unsent
     ByteRing rcvbuf; // in-order data not yet read
@@ -418,10 +427,8 @@ public:
     CondVar cv;
     WaitQueue waitq;
 
-    void notify(uint32_t ev) {
-        cv.broadcast();
-        waitq.wake(ev);
-    }
+    void notify(uint32_t ev) AK_REQUIRES(net_lock()) { net_wake(*this, ev); }
+    static const Ops k_wake_ops;
     uint32_t flight() const { return snd_max - snd_una; }
     size_t rcv_space() const {
         size_t used = rcvbuf.size();
@@ -440,7 +447,17 @@ int g_challenge_count = 0;
 
 void tcb_timer(void* arg);
 
-Tcb::Tcb() {
+const NetWakeable::Ops Tcb::k_wake_ops = {
+    [](NetWakeable& w, uint32_t ev) {
+        auto& t = static_cast<Tcb&>(w);
+        t.cv.broadcast();
+        t.waitq.wake(ev);
+    },
+    [](NetWakeable& w) { static_cast<Tcb&>(w).ref(); },
+    [](NetWakeable& w) { static_cast<Tcb&>(w).unref(); },
+};
+
+Tcb::Tcb() : NetWakeable(k_wake_ops) {
     callout_init(callout, tcb_timer, this);
 }
 Tcb::~Tcb() {}
@@ -484,11 +501,14 @@ Tcb* listener_lookup(Ipv4 laddr, uint16_t lport, int ifindex) AK_REQUIRES(net_lo
     return wildcard;
 }
 
+// Each arming of the callout holds a reference on the Tcb: taken when
+// callout_schedule() arms it anew, dropped by callout_stop() when it was
+// still pending, else by the callback that the arming started (a callback
+// waiting for the net lock keeps its Tcb alive even if the Tcb is re-armed
+// and stopped meanwhile).
 void disarm_callout(Tcb& tcb) AK_REQUIRES(net_lock()) {
-    if (tcb.callout_ref && callout_stop(tcb.callout)) {
-        tcb.callout_ref = false;
+    if (callout_stop(tcb.callout))
         tcb.unref();
-    }
     tcb.t_rexmt = tcb.t_persist = tcb.t_delack = tcb.t_keep = tcb.t_2msl = tcb.t_tlp = 0;
 }
 
@@ -541,21 +561,15 @@ void arm_timers(Tcb& tcb) AK_REQUIRES(net_lock()) {
         if (d && (!when || d < when))
             when = d;
     if (!when) {
-        if (tcb.callout_ref && callout_stop(tcb.callout)) {
-            tcb.callout_ref = false;
+        if (callout_stop(tcb.callout))
             tcb.unref();
-        }
         return;
     }
-    if (tcb.callout_ref && callout_pending(tcb.callout) && tcb.callout_when == when)
+    if (callout_pending(tcb.callout) && tcb.callout_when == when)
         return;
     tcb.callout_when = when;
-    if (!callout_schedule(tcb.callout, when)) {
-        if (!tcb.callout_ref) {
-            tcb.ref();
-            tcb.callout_ref = true;
-        }
-    }
+    if (!callout_schedule(tcb.callout, when))
+        tcb.ref(); // a new arming (see disarm_callout)
 }
 
 // --- Output ------------------------------------------------------------------------------
@@ -583,6 +597,13 @@ uint32_t rcv_window(Tcb& tcb) {
     if (seq_lt(tcb.rcv_nxt + w, tcb.rcv_adv))
         w = tcb.rcv_adv - tcb.rcv_nxt;
     return w;
+}
+
+// Enough free send buffer to report the socket writable: a third of the
+// limit or 64 KiB.
+bool send_space_ok(const Tcb& tcb) {
+    size_t free = tcb.snd_limit > tcb.sndbuf.size() ? tcb.snd_limit - tcb.sndbuf.size() : 0;
+    return free >= tcb.snd_limit / 3 || free >= 65536;
 }
 
 // Build and send one segment.  data_off is the offset into sndbuf of the
@@ -699,8 +720,6 @@ void send_segment(Tcb& tcb, uint32_t seq, uint8_t flags, size_t data_off, size_t
     store16(h + 16, 0);
     store16(h + 18, 0);
     __builtin_memcpy(h + 20, opts, olen);
-    uint16_t c = inet_pseudo_checksum(tcb.t.laddr, tcb.t.faddr, k_proto_tcp, h, hlen + len);
-    __builtin_memcpy(h + 16, &c, 2);
     if (has_ack) {
         uint32_t adv = tcb.rcv_nxt + ((flags & k_syn) ? wnd : (wnd << tcb.rcv_wscale));
         if (seq_gt(adv, tcb.rcv_adv))
@@ -716,6 +735,7 @@ void send_segment(Tcb& tcb, uint32_t seq, uint8_t flags, size_t data_off, size_t
     opt.tos = tcb.tos;
     opt.bound_ifindex = tcb.bound_ifindex;
     opt.dont_fragment = true;
+    opt.tcp_csum_at = 16; // ip_output fills it in unless the interface is m_no_csum
     Result<void> sr = ip_output(move(pkt), tcb.t.laddr, tcb.t.faddr, k_proto_tcp, opt);
     if (sr.is_error() && sr.error() == EMSGSIZE && tcb.mss > 536) {
         tcb.mss = 536; // the route's MTU shrank
@@ -745,10 +765,10 @@ void send_reset(const IpInfo& ip, const TcpSegment& s) AK_REQUIRES(net_lock()) {
         h[13] = k_rst | k_ack;
     }
     h[12] = 5 << 4;
-    uint16_t c = inet_pseudo_checksum(ip.dst, ip.src, k_proto_tcp, h, 20);
-    __builtin_memcpy(h + 16, &c, 2);
     g_stats.resets_out++;
-    (void)ip_output(move(pkt), ip.dst, ip.src, k_proto_tcp, IpSendOptions{});
+    IpSendOptions opt;
+    opt.tcp_csum_at = 16;
+    (void)ip_output(move(pkt), ip.dst, ip.src, k_proto_tcp, opt);
 }
 
 void send_rst_for(Tcb& tcb) AK_REQUIRES(net_lock()) {
@@ -918,6 +938,7 @@ void tcp_output(Tcb& tcb) AK_REQUIRES(net_lock()) {
         }
         send_segment(tcb, tcb.snd_nxt, flags, off, len);
         sent_any = true;
+        tcb.probe_out = false;
         tcb.snd_nxt += uint32_t(len) + ((flags & k_fin) ? 1 : 0);
         if (flags & k_fin) {
             tcb.fin_sent = true;
@@ -1379,8 +1400,10 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
     // Fifth: ACK.
     if (!(s.flags & k_ack))
         return;
-    // RFC 5961 §5.2: the ACK must be within [snd_una - max_snd_wnd, snd_max].
-    if (seq_gt(s.ack, tcb.snd_max) || seq_lt(s.ack, tcb.snd_una - tcb.max_snd_wnd)) {
+    // RFC 5961 §5.2: the ACK must be within [snd_una - max_snd_wnd, snd_max]
+    // (SND.MAX + 1 after a zero-window probe).
+    uint32_t ack_limit = tcb.snd_max + (tcb.probe_out ? 1 : 0);
+    if (seq_gt(s.ack, ack_limit) || seq_lt(s.ack, tcb.snd_una - tcb.max_snd_wnd)) {
         challenge_ack(tcb);
         return;
     }
@@ -1431,6 +1454,9 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
         tcb.snd_una = s.ack;
         if (seq_lt(tcb.snd_nxt, tcb.snd_una))
             tcb.snd_nxt = tcb.snd_una;
+        if (seq_gt(tcb.snd_una, tcb.snd_max))
+            tcb.snd_max = tcb.snd_una; // the probe byte was taken
+        tcb.probe_out = false;
         sack_prune(tcb);
         tcb.retries = 0;
         tcb.tlp_sent = false;
@@ -1460,7 +1486,12 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
         else
             start_rexmt(tcb);
         arm_tlp(tcb);
-        tcb.notify(POLLOUT | POLLWRNORM);
+        // Wake a writer only once a useful part of the buffer is free (the
+        // rule poll uses), not for every ACK: one wakeup then moves a
+        // large write instead of a segment or two (cf. Linux's
+        // sk_stream_write_space).
+        if (send_space_ok(tcb))
+            tcb.notify(POLLOUT | POLLWRNORM);
     } else if (s.ack == tcb.snd_una && s.len == 0 && !(s.flags & k_fin) && tcb.flight() > 0 &&
                ((uint32_t(s.wnd) << tcb.snd_wscale) == tcb.snd_wnd ||
                 (tcb.sack_ok && s.opt.has_sack))) {
@@ -1499,8 +1530,10 @@ void tcb_input(Tcb& tcb, const IpInfo& ip, const TcpSegment& s, RefPtr<PacketBuf
         tcb.max_snd_wnd = max(tcb.max_snd_wnd, tcb.snd_wnd);
         tcb.snd_wl1 = s.seq;
         tcb.snd_wl2 = s.ack;
-        if (tcb.snd_wnd)
+        if (tcb.snd_wnd) {
             tcb.t_persist = 0;
+            tcb.persist_probes = 0;
+        }
     }
     bool fin_acked = tcb.fin_sent && tcb.snd_una == tcb.snd_max && tcb.sndbuf.size() == 0;
     switch (tcb.state) {
@@ -1574,10 +1607,7 @@ void tcb_timer(void* arg) {
     auto* tcb = static_cast<Tcb*>(arg);
     {
         NetGuard g;
-        // The callout's reference is ours now.
-        bool owned = tcb->callout_ref && !callout_pending(tcb->callout);
-        if (owned)
-            tcb->callout_ref = false;
+        // The reference of the arming that started this callback is ours.
         int64_t now = monotonic_ns();
         if (tcb->state != State::Closed) {
             if (tcb->t_2msl && tcb->t_2msl <= now) {
@@ -1639,8 +1669,13 @@ void tcb_timer(void* arg) {
                 // (RFC 9293 §3.8.6.1).
                 tcb->t_persist = 0;
                 size_t off = tcb->snd_nxt - tcb->snd_una;
-                if (tcb->snd_wnd == 0 && tcb->sndbuf.size() > off) {
+                if (tcb->snd_wnd == 0 && tcb->sndbuf.size() > off && tcb->orphan &&
+                    ++tcb->persist_probes > k_orphan_persist_max) {
+                    send_rst_for(*tcb);
+                    drop_with_error(*tcb, ETIMEDOUT);
+                } else if (tcb->snd_wnd == 0 && tcb->sndbuf.size() > off) {
                     send_segment(*tcb, tcb->snd_nxt, k_ack, off, 1);
+                    tcb->probe_out = tcb->snd_nxt == tcb->snd_max;
                     tcb->persist_shift = min(tcb->persist_shift + 1, 8);
                     int64_t d = min<int64_t>(
                         max<int64_t>(tcb->rto, k_persist_min) << tcb->persist_shift, k_persist_max);
@@ -1667,8 +1702,7 @@ void tcb_timer(void* arg) {
             if (tcb->state != State::Closed)
                 arm_timers(*tcb);
         }
-        if (owned)
-            tcb->unref();
+        tcb->unref();
     }
 }
 
@@ -1684,11 +1718,8 @@ uint32_t tcb_poll(Tcb& tcb) AK_REQUIRES(net_lock()) {
     if (tcb.peer_fin)
         r |= POLLRDHUP;
     bool connected = tcb.state == State::Established || tcb.state == State::CloseWait;
-    if (connected && !tcb.fin_queued) {
-        size_t free = tcb.snd_limit > tcb.sndbuf.size() ? tcb.snd_limit - tcb.sndbuf.size() : 0;
-        if (free >= tcb.snd_limit / 3 || free >= 65536)
-            r |= POLLOUT | POLLWRNORM;
-    }
+    if (connected && !tcb.fin_queued && send_space_ok(tcb))
+        r |= POLLOUT | POLLWRNORM;
     if (tcb.error)
         r |= POLLERR;
     if (tcb.state == State::Closed || (tcb.fin_queued && tcb.peer_fin))
@@ -1841,12 +1872,25 @@ TcpSocket::~TcpSocket() {
         tcb.t_2msl = monotonic_ns() + k_fin_wait2_orphan;
     arm_timers(tcb);
     if (linger > 0) {
-        // SO_LINGER: wait until everything was acknowledged or time runs out.
+        // SO_LINGER: wait until everything was acknowledged or time runs
+        // out.  Then what is still unacknowledged will not be delivered
+        // within the time the application allowed: reset the connection
+        // (as Windows does and the issue asks; Linux lets the orphan go on,
+        // where a peer that never reads keeps it forever).
         int64_t deadline = monotonic_ns() + int64_t(linger) * k_ns_per_sec;
-        while (tcb.state != State::Closed && tcb.state != State::TimeWait &&
-               tcb.state != State::FinWait2 && !(tcb.fin_sent && tcb.snd_una == tcb.snd_max)) {
-            if (net_wait(tcb.cv, deadline).is_error())
+        auto done = [&]() AK_REQUIRES(net_lock()) {
+            return tcb.state == State::Closed || tcb.state == State::TimeWait ||
+                   tcb.state == State::FinWait2 || (tcb.fin_sent && tcb.snd_una == tcb.snd_max);
+        };
+        Result<void> w;
+        while (!done()) {
+            w = net_wait(tcb.cv, deadline);
+            if (w.is_error())
                 break;
+        }
+        if (!done() && w.is_error() && w.error() == ETIMEDOUT) {
+            send_rst_for(tcb);
+            drop_with_error(tcb, ETIMEDOUT);
         }
     }
 }
@@ -2227,6 +2271,12 @@ Result<void> TcpSocket::set_option(int level, int name, const void* val, uint32_
         if (v < 1 || v > 32767)
             return EINVAL;
         tcb.keep_idle = int64_t(v) * k_ns_per_sec;
+        // As Linux: a running keepalive timer follows the new idle time at
+        // once, not after the next segment arrives.
+        if (tcb.keepalive && tcb.state == State::Established && tcb.keep_probes == 0) {
+            tcb.t_keep = monotonic_ns() + tcb.keep_idle;
+            arm_timers(tcb);
+        }
         return {};
     case k_tcp_keepintvl:
         if (v < 1 || v > 32767)
@@ -2352,6 +2402,52 @@ TcpStats tcp_stats() {
     return g_stats;
 }
 
+namespace {
+
+int64_t g_drain_ns = 2000 * k_ms; // param tcp_drain_ms
+
+// Data the application wrote that the peer has not acknowledged, or a FIN
+// still in flight.
+bool tcp_undelivered() AK_REQUIRES(net_lock()) {
+    for (auto& c : *g_all)
+        if (c.sndbuf.size() > 0 || c.state == State::FinWait1 || c.state == State::Closing ||
+            c.state == State::LastAck)
+            return true;
+    return false;
+}
+
+// Shutdown hook: an instance that stops right after its last write (a
+// unikernel powers off when main returns) would otherwise drop what is still
+// queued or unacknowledged; wait for it, at most tcp_drain_ms.
+void tcp_drain() {
+    int64_t deadline = monotonic_ns() + g_drain_ns;
+    for (;;) {
+        {
+            NetGuard g;
+            if (!tcp_undelivered())
+                return;
+        }
+        if (monotonic_ns() >= deadline) {
+            AK_LOG_INFO("tcp: shutdown with data still undelivered after %lld ms",
+                        static_cast<long long>(g_drain_ns / k_ms));
+            return;
+        }
+        akhyp_clock_sleep(monotonic_ns() + 2 * k_ms);
+    }
+}
+
+int64_t param_ms(const char* name, int64_t fallback) {
+    char buf[32];
+    if (akhyp_getparam(name, buf, sizeof buf) != 0 || buf[0] < '0' || buf[0] > '9')
+        return fallback;
+    int64_t v = 0;
+    for (char* p = buf; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (*p - '0');
+    return v * k_ms;
+}
+
+} // namespace
+
 Result<void> tcp_init() {
     g_hash = static_cast<List<Tcb, &Tcb::hash_node>*>(
         kmem_alloc(sizeof(List<Tcb, &Tcb::hash_node>) * k_hash_buckets));
@@ -2362,14 +2458,10 @@ Result<void> tcp_init() {
     if (akhyp_getrandom(g_isn_key, sizeof g_isn_key) ||
         akhyp_getrandom(g_hash_key, sizeof g_hash_key))
         return EIO;
-    char buf[32];
-    if (akhyp_getparam("tcp_msl_ms", buf, sizeof buf) == 0) {
-        int64_t v = 0;
-        for (char* p = buf; *p >= '0' && *p <= '9'; p++)
-            v = v * 10 + (*p - '0');
-        if (v > 0)
-            g_msl = v * k_ms;
-    }
+    if (int64_t msl = param_ms("tcp_msl_ms", 0); msl > 0)
+        g_msl = msl;
+    g_drain_ns = param_ms("tcp_drain_ms", g_drain_ns);
+    register_shutdown_hook("tcp drain", tcp_drain);
     return {};
 }
 

@@ -265,11 +265,17 @@ AKHYP_NORETURN void akhyp_exit(int status);
 #define AKHYP_NET_LINK_ETHER 1 /* frames carry a 14-byte Ethernet header */
 #define AKHYP_NET_LINK_RAWIP 2 /* frames are bare IPv4 packets (tun) */
 
+/* Frames never leave host memory and arrive intact or not at all (the
+ * shared-memory bus): TCP checksums are neither computed nor checked on
+ * the interface, as on a loopback.  Every participant must agree. */
+#define AKHYP_NET_F_NO_CSUM 1
+
 struct akhyp_net_info {
     uint32_t link;     /* AKHYP_NET_LINK_* */
     uint32_t mtu;      /* largest IP packet the backend carries */
     uint8_t hwaddr[6]; /* Ethernet address to use (ETHER links) */
-    uint8_t pad[2];
+    uint8_t flags;     /* AKHYP_NET_F_*; 0 from platforms before it existed */
+    uint8_t pad;
 };
 
 /*

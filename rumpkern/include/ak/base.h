@@ -51,6 +51,14 @@ template <typename T> constexpr const T& max(const T& a, const T& b) {
     return a < b ? b : a;
 }
 
+// Clamp the range [off, off + len) to [0, size): a slice of what is there.
+constexpr void clamp_range(size_t size, size_t& off, size_t& len) {
+    if (off > size)
+        off = size;
+    if (len > size - off)
+        len = size - off;
+}
+
 constexpr size_t align_up(size_t v, size_t a) {
     return (v + a - 1) & ~(a - 1);
 }

@@ -22,6 +22,14 @@ struct Component {
     Result<void> (*init)();
 };
 
+// Work a component must finish before the kernel instance stops (the
+// unikernel powers off right after ak_kern_shutdown): hooks run in
+// registration order, before the file systems are synced and unmounted, and
+// must bound their own waiting.  Up to 8; registration from a component's
+// init.
+void register_shutdown_hook(const char* name, void (*fn)());
+void run_shutdown_hooks();
+
 } // namespace ak
 
 #define AK_COMPONENT_SECTION "ak_components"

@@ -24,10 +24,7 @@ public:
     constexpr T* end() const { return m_data + m_size; }
     // Sub-span; clamps to the available range.
     constexpr Span slice(size_t off, size_t len = ~size_t(0)) const {
-        if (off > m_size)
-            off = m_size;
-        if (len > m_size - off)
-            len = m_size - off;
+        clamp_range(m_size, off, len);
         return Span(m_data + off, len);
     }
 

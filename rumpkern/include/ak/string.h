@@ -30,10 +30,7 @@ public:
         return m_len == o.m_len && (m_len == 0 || __builtin_memcmp(m_chars, o.m_chars, m_len) == 0);
     }
     constexpr StringView substr(size_t off, size_t len = ~size_t(0)) const {
-        if (off > m_len)
-            off = m_len;
-        if (len > m_len - off)
-            len = m_len - off;
+        clamp_range(m_len, off, len);
         return StringView(m_chars + off, len);
     }
     bool starts_with(StringView p) const {

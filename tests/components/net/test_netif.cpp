@@ -160,6 +160,56 @@ TEST_CASE("SYN flood: half-open connections stay bounded and memory returns") {
     CHECK(after.allocations <= before.allocations + 8);
 }
 
+// Loopback and the shared-memory bus skip TCP checksums (Ifnet::m_no_csum);
+// an ordinary interface must still check them on input and fill them in on
+// output.
+TEST_CASE("TCP checksums are checked and set on an ordinary interface") {
+    int l = ak_sys_socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(81);
+    REQUIRE(ak_sys_bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(ak_sys_listen(l, 4) == 0);
+    auto& out = g_out[0];
+    // Teach the interface the peer's MAC (an ARP request from it), so the
+    // SYN-ACK goes out at once.
+    std::vector<uint8_t> arp = {0, 1, 8, 0, 6, 4, 0, 1};
+    arp.insert(arp.end(), k_peer_mac, k_peer_mac + 6);
+    arp.insert(arp.end(), {10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2});
+    auto req = eth(0x0806, arp);
+    REQUIRE(ak_if_callback_input("t0", req.data(), req.size()) == 0);
+    auto syn_ack_seen = [&] {
+        for (auto& o : out)
+            if (o.size() >= 54 && o[12] == 8 && o[13] == 0 && o[14 + 9] == 6 &&
+                o[14 + 20 + 13] == 0x12)
+                return true;
+        return false;
+    };
+    auto seg = tcp_syn(0x0a000001, 0x0a000002, 40000, 81, 12345);
+    seg[17] ^= 0x55; // a wrong checksum
+    out.clear();
+    auto bad = eth(0x0800, ipv4(0x0a000001, 0x0a000002, 6, seg));
+    REQUIRE(ak_if_callback_input("t0", bad.data(), bad.size()) == 0);
+    CHECK_FALSE(syn_ack_seen());
+    seg[17] ^= 0x55;
+    out.clear();
+    auto good = eth(0x0800, ipv4(0x0a000001, 0x0a000002, 6, seg));
+    REQUIRE(ak_if_callback_input("t0", good.data(), good.size()) == 0);
+    REQUIRE(syn_ack_seen());
+    for (auto& o : out) {
+        if (o.size() < 54 || o[14 + 9] != 6)
+            continue;
+        // The SYN-ACK's checksum over the pseudo-header verifies.
+        std::vector<uint8_t> t(o.begin() + 34, o.end());
+        uint8_t ph[12] = {10, 0, 0, 2, 10, 0, 0, 1, 0, 6, 0, uint8_t(t.size())};
+        uint32_t sum = 0;
+        for (int i = 0; i < 12; i += 2)
+            sum += uint32_t(ph[i] << 8 | ph[i + 1]);
+        CHECK(csum(t.data(), t.size(), sum) == 0);
+    }
+    ak_sys_close(l);
+}
+
 TEST_CASE("fault injection with the same seed drops the same packets") {
     std::vector<size_t> counts;
     for (int k = 1; k <= 2; k++) {

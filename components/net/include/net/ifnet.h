@@ -58,6 +58,9 @@ public:
     char m_name[abi::k_ifnamsiz] = {};
     int m_index = 0;
     LinkType m_link;
+    // TCP checksums are neither computed on output nor checked on input
+    // (loopback, the shared-memory bus): the medium cannot corrupt.
+    bool m_no_csum = false;
     uint16_t m_flags = 0; // IFF_*
     uint32_t m_mtu;
     uint8_t m_hwaddr[6] = {};

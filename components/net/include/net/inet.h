@@ -46,6 +46,9 @@ struct IpSendOptions {
     int bound_ifindex = 0;
     bool allow_broadcast = false;
     bool dont_fragment = false;
+    // Offset in the packet of a TCP checksum ip_output fills in (after the
+    // route is known: not on an interface with m_no_csum); -1: none.
+    int tcp_csum_at = -1;
 };
 // pkt holds the transport header and payload with room in front.  src 0
 // picks the outgoing interface's address.  Fragments when larger than the
@@ -87,6 +90,8 @@ struct IpInfo {
     // The whole IP header + first bytes of the payload (for ICMP errors).
     const uint8_t* ip_header;
     size_t ip_header_len;
+    // Arrived on an interface whose medium cannot corrupt (Ifnet::m_no_csum).
+    bool no_csum = false;
 };
 
 // --- ICMP ---------------------------------------------------------------------------

@@ -39,7 +39,35 @@ public:
 // Sleep on cv with the net lock held (it is released while asleep), after
 // processing deferred input so nothing queued by this thread is stranded.
 // Returns EINTR / ETIMEDOUT as CondVar::wait_interruptible.
-Result<void> net_wait(CondVar& cv, int64_t deadline_ns);
+Result<void> net_wait(CondVar& cv, int64_t deadline_ns) AK_REQUIRES(net_lock());
+
+// Deferred wakeups.  A thread woken while its waker still holds the net
+// lock runs straight into that lock and sleeps again (two more futex
+// calls and context switches per wakeup: a third of the cost of a 1-byte
+// request/response).  So protocol code queues wakeups with net_wake();
+// they run right after the lock is released (NetGuard), or before a
+// net_wait() sleeps, still holding it.  Each object is queued once, its
+// events merged.
+class NetWakeable {
+public:
+    // wake_now is called without the net lock (or, from net_wait and when
+    // the queue is full, with it): broadcast condition variables, wake poll
+    // queues.  The queue holds a reference (ref/unref) while the object is
+    // on it.  Function pointers, not virtuals: kernel objects stay plain.
+    struct Ops {
+        void (*wake_now)(NetWakeable&, uint32_t events);
+        void (*ref)(NetWakeable&);
+        void (*unref)(NetWakeable&);
+    };
+    explicit NetWakeable(const Ops& ops) : m_ops(&ops) {}
+
+private:
+    friend void net_wake(NetWakeable&, uint32_t);
+    friend struct NetWakeQueue;
+    const Ops* m_ops;
+    uint32_t m_wake_events = 0; // queued events, 0 when not queued (net lock)
+};
+void net_wake(NetWakeable& obj, uint32_t events) AK_REQUIRES(net_lock());
 
 // --- Packet buffers --------------------------------------------------------
 //

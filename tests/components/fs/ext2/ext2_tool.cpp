@@ -95,6 +95,11 @@ struct Node {
     nlink_t nlink = 0;
     off_t size = 0;
     std::string data; // file contents or symlink target
+
+    // What is compared of st (directories' sizes depend on the file system).
+    static Node of(const struct stat& st) {
+        return Node{st.st_mode, st.st_nlink, S_ISDIR(st.st_mode) ? 0 : st.st_size, {}};
+    }
 };
 
 bool read_kernel_file(const std::string& p, off_t size, std::string& out) {
@@ -170,10 +175,7 @@ void walk_kernel(const std::string& rel, std::map<std::string, Node>& out, bool 
                 fail("kernel: lstat %s: %s", p.c_str(), strerror(errno));
             continue;
         }
-        Node node;
-        node.mode = st.st_mode;
-        node.nlink = st.st_nlink;
-        node.size = S_ISDIR(st.st_mode) ? 0 : st.st_size;
+        Node node = Node::of(st);
         if (S_ISREG(st.st_mode) && st.st_size <= k_max_compare) {
             if (!read_kernel_file(p, st.st_size, node.data) && !tolerate)
                 fail("kernel: read %s", p.c_str());
@@ -213,10 +215,7 @@ void walk_host(const std::string& rel, std::map<std::string, Node>& out) {
         struct stat st;
         if (lstat(p.c_str(), &st) != 0)
             continue;
-        Node node;
-        node.mode = st.st_mode;
-        node.nlink = st.st_nlink;
-        node.size = S_ISDIR(st.st_mode) ? 0 : st.st_size;
+        Node node = Node::of(st);
         if (S_ISREG(st.st_mode) && st.st_size <= k_max_compare) {
             read_host_file(p, node.data);
         } else if (S_ISLNK(st.st_mode)) {
