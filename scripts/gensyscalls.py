@@ -42,6 +42,11 @@ KERNEL_TYPE = {
     'struct robust_list_head': 'void',
 }
 
+# Count arguments whose type is 32 bits wide (the kernel's thunk truncates
+# them), and those of them that are signed.
+COUNT32 = {'int', 'unsigned int', 'socklen_t', 'uint32_t', 'unsigned'}
+SIGNED_COUNT = {'int'}
+
 KINDS = {'val': 0, 'str': 1, 'in': 2, 'out': 3, 'inout': 4, 'iov_in': 5, 'iov_out': 6,
          'ioctl': 7, 'fcntl': 8, 'msg_in': 9, 'msg_out': 10, 'local': 11}
 # Annotations that are spelled differently in the table than in the
@@ -228,7 +233,11 @@ def marshal(calls):
     out += ['#define AK_ARGF_NULLABLE 1 /* may be NULL */',
             '#define AK_ARGF_RET 2      /* output: only the returned count is valid */',
             '#define AK_ARGF_DEREF 4    /* count is the socklen_t that argument count_arg points to',
-            '                              (its value on entry); the kernel may lower it */', '',
+            '                              (its value on entry); the kernel may lower it */',
+            '#define AK_ARGF_COUNT32 8  /* the count argument is a 32-bit type (the kernel',
+            '                              uses its low 32 bits) */',
+            '#define AK_ARGF_COUNT_SIGNED 16 /* ... and signed: negative counts are the',
+            '                              kernel\'s to refuse (EINVAL), never a buffer size */', '',
             'struct ak_sysarg_desc {',
             '    uint8_t kind;       /* AK_ARG_* */',
             '    uint8_t flags;      /* AK_ARGF_* */',
@@ -264,6 +273,13 @@ def marshal(calls):
                         flags |= 4
                     count_arg = [x.name for x in c.args].index(a.count.lstrip('*'))
                     count = 0
+                    ctype = c.args[count_arg].ctype
+                    if a.count.startswith('*'):
+                        ctype = c.args[count_arg].pointee
+                    if ctype in COUNT32:
+                        flags |= 8
+                        if ctype in SIGNED_COUNT:
+                            flags |= 16
             elem = POINTEE_SIZE.get(a.pointee, 0) if a.is_ptr else 0
             if a.is_ptr and a.kind in ('in', 'out', 'inout') and elem == 0:
                 raise SystemExit(f'{c.name}: unknown pointee size for {a.pointee}')

@@ -5,6 +5,7 @@
 #include <ak/log.h>
 #include <ak/random.h>
 #include <ak/string.h>
+#include <ak/time.h>
 #include <anykern/kern.h>
 #include <stdarg.h>
 
@@ -17,10 +18,11 @@ namespace ak::exec {
 namespace {
 
 constexpr uint64_t k_page = 4096;
-constexpr uint64_t k_main_stack_size = 8ull << 20; // Linux's default RLIMIT_STACK
-constexpr uint64_t k_stack_gap = 1ull << 20;       // between mmap and the stack
-constexpr size_t k_arg_block = 128 * 1024;         // argv + envp + auxv, at most
-constexpr size_t k_user_thread_stack = 64 * 1024;  // kernel stack of a user thread
+constexpr uint64_t k_main_stack_size = 8ull << 20;    // Linux's default RLIMIT_STACK
+constexpr uint64_t k_stack_gap = 1ull << 20;          // between mmap and the stack
+constexpr size_t k_arg_block = 128 * 1024;            // argv + envp + auxv, at most
+constexpr size_t k_user_thread_stack = 64 * 1024;     // kernel stack of a user thread
+constexpr int64_t k_thread_exit_wait_ns = 2000000000; // for the others after exit_group
 
 Mutex& running_lock() {
     static NoDestroy<Mutex> lock; // first used by the component's init
@@ -293,16 +295,24 @@ extern "C" AK_EXPORT int ak_kern_exec(const void* elf, size_t len, const char* p
         return fail(r.error());
     }
 
-    int status;
+    int status, left;
     {
         MutexGuard g(p->lock);
         // Over at exit_group, a fatal signal or the last thread's exit.
-        // Threads still in user mode then (spinning without system calls)
-        // end with the instance; the state stays allocated for them.
+        // The other threads are on their way out (end_process interrupts
+        // them); wait for them, but not forever: one stuck in a sleep that
+        // is not interruptible ends with the instance.  The state stays
+        // allocated for such a thread.
         while (!p->exiting)
             p->done.wait(p->lock);
         status = p->status;
+        int64_t deadline = monotonic_ns() + k_thread_exit_wait_ns;
+        while (p->nthreads > 0 && p->done.wait_until(p->lock, deadline))
+            ;
+        left = p->nthreads;
     }
+    if (left)
+        console_line("%s: %d thread%s still running at exit", p->name, left, left > 1 ? "s" : "");
     return status;
 }
 

@@ -7,7 +7,8 @@
 // Contract points the component relies on: the kernel reads and writes
 // user memory directly at the user's addresses, but only after checking
 // them against its VmMap (an access to unmapped or PROT_NONE memory, or a
-// write to memory without PROT_WRITE, is a fatal kernel fault); the
+// write to memory without PROT_WRITE, is a fatal kernel fault unless
+// akhyp_user_guard (1.5) is around it: uaccess.cpp); the
 // upcalls run on the user thread's own stack; regs->fs_base is read-only
 // in an upcall (akhyp_user_set_tls changes it).
 #pragma once
@@ -23,4 +24,6 @@ extern "C" {
 #pragma weak akhyp_user_set_tls
 #pragma weak akhyp_user_fpu_save
 #pragma weak akhyp_user_fpu_restore
+#pragma weak akhyp_user_interrupt
+#pragma weak akhyp_user_guard
 }

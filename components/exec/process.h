@@ -19,9 +19,6 @@ struct UserThread {
     int tid = 0;
     uint64_t clear_child_tid = 0; // set_tid_address / CLONE_CHILD_CLEARTID
     akhyp_uregs start = {};       // registers it enters user mode with
-    // sigaltstack(2)
-    uint64_t altstack_sp = 0, altstack_size = 0;
-    int altstack_flags = 2; // SS_DISABLE
 };
 
 // A process's address space and lifetime.
@@ -76,5 +73,49 @@ bool user_access_ok(ExecProc& p, uint64_t addr, uint64_t len, int prot);
 // Console line "anykern: ..." (always printed: these are the messages a
 // shell would print).
 void console_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// --- User memory (uaccess.cpp) ------------------------------------------------
+
+// Copy between the kernel and user memory at [addr, addr+len): false when
+// the map does not allow the access (or the platform caught a fault while
+// copying, akhyp_user_guard): the caller's EFAULT.
+bool copy_from_user(ExecProc& p, void* dst, uint64_t src, size_t len);
+bool copy_to_user(ExecProc& p, uint64_t dst, const void* src, size_t len);
+// The pointer arguments of table system call nr (the syscall table's
+// annotations, sysmarshal.h) lie in mappings that allow what the call does
+// with them.  False: the call must fail with EFAULT without running.
+bool syscall_args_ok(ExecProc& p, long nr, const uint64_t* args);
+// Run table call nr under akhyp_user_guard: -EFAULT when the kernel
+// faulted on user memory anyway; *unrecoverable when it held a kernel lock
+// then (the program must end).
+long table_syscall(UserThread* t, long nr, const long* args, bool* unrecoverable);
+
+// --- Signals (sigframe.cpp) -----------------------------------------------------
+
+// A synchronous fault being delivered: what its frame's sigcontext says.
+struct FaultInfo {
+    int signo = 0;
+    int trapno = 0;
+    uint64_t err = 0, cr2 = 0;
+    uint64_t addr = 0; // si_addr
+};
+// A CPU exception in user mode becomes a forced signal (signal_post_fault)
+// with Linux's si_code; *out describes it for the frame.
+bool post_fault(UserThread* t, const akhyp_uregs& regs, int vector, uint64_t error, uint64_t addr,
+                FaultInfo* out);
+// Before user mode resumes: run the thread's deliverable signals (frames
+// on the user stack, regs pointed at the handler; a default action ends
+// the process), restarting an interrupted system call when Linux would.
+// fault: the fault just posted, or null.
+void deliver_signals(UserThread* t, akhyp_uregs* regs, const FaultInfo* fault);
+// rt_sigreturn(2): registers, mask, FPU and alternate stack from the frame.
+long sys_rt_sigreturn(UserThread* t, akhyp_uregs* regs);
+
+// --- Ends (usercall.cpp) ----------------------------------------------------------
+
+// The process ends with 128 + sig (the console line a shell would print,
+// with the fault's rip and address when there is one).
+[[noreturn]] void kill_process(UserThread* t, int sig, const akhyp_uregs& regs,
+                               const FaultInfo* fault);
 
 } // namespace ak::exec

@@ -2,7 +2,10 @@
 // Linux executables.  Calls that need the registers or the address space
 // are handled here; everything else goes to the kernel's one table through
 // ak_kern_syscall (the same entry the local and remote clients use).
+#include <ak/futex.h>
 #include <ak/log.h>
+#include <ak/signal.h>
+#include <ak/syscall.h>
 #include <ak/user.h>
 #include <anykern/kern.h>
 
@@ -16,10 +19,16 @@ namespace {
 
 // System-call numbers handled here (Linux x86-64).
 enum : long {
+    k_sys_write = 1,
     k_sys_mmap = 9,
     k_sys_mprotect = 10,
     k_sys_munmap = 11,
     k_sys_brk = 12,
+    k_sys_rt_sigreturn = 15,
+    k_sys_pwrite64 = 18,
+    k_sys_writev = 20,
+    k_sys_sendto = 44,
+    k_sys_sendmsg = 46,
     k_sys_mremap = 25,
     k_sys_msync = 26,
     k_sys_mincore = 27,
@@ -34,8 +43,11 @@ enum : long {
     k_sys_futex = 202,
     k_sys_set_tid_address = 218,
     k_sys_exit_group = 231,
+    k_sys_pwritev = 296,
+    k_sys_pwritev2 = 328,
     k_sys_clone3 = 435,
 };
+constexpr uint64_t k_msg_nosignal = 0x4000;
 
 constexpr long k_arch_set_fs = 0x1002;
 constexpr long k_arch_get_fs = 0x1003;
@@ -60,15 +72,11 @@ constexpr uint64_t k_clone_supported = k_clone_thread_flags | k_clone_sysvsem | 
                                        k_clone_parent_settid | k_clone_child_cleartid |
                                        k_clone_detached | k_clone_child_settid | 0xff;
 
-constexpr long k_futex_wake = 1;
-
-// Signals (Linux numbers) the trap handler raises.
-constexpr int k_sigill = 4;
-constexpr int k_sigtrap = 5;
-constexpr int k_sigbus = 7;
-constexpr int k_sigkill = 9;
-constexpr int k_sigfpe = 8;
-constexpr int k_sigsegv = 11;
+// struct robust_list_head and the futex word's bits (linux/futex.h).
+constexpr uint32_t k_futex_waiters = 0x80000000u;
+constexpr uint32_t k_futex_owner_died = 0x40000000u;
+constexpr uint32_t k_futex_tid_mask = 0x3fffffffu;
+constexpr int k_robust_list_limit = 2048; // ROBUST_LIST_LIMIT
 
 const char* const k_linux_syscall_names[] = {
 #include "linux_syscall_names.inc"
@@ -92,21 +100,64 @@ bool exiting(ExecProc& p) {
     return p.exiting;
 }
 
+// A robust futex the exiting thread tid still owns (Linux's
+// handle_futex_death): mark it FUTEX_OWNER_DIED and wake a waiter.
+void robust_futex_died(ExecProc& p, uint64_t uaddr, uint32_t tid) {
+    if (uaddr & 3)
+        return;
+    uint32_t word;
+    if (!copy_from_user(p, &word, uaddr, 4) || (word & k_futex_tid_mask) != tid ||
+        !user_access_ok(p, uaddr, 4, k_prot_write))
+        return;
+    uint32_t next = (word & k_futex_waiters) | k_futex_owner_died;
+    // Checked above; the exchange is the one place the word is written, and
+    // it loses to a concurrent unlock by another thread (which is fine).
+    auto* w = reinterpret_cast<uint32_t*>(uaddr);
+    if (__atomic_compare_exchange_n(w, &word, next, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
+        (word & k_futex_waiters))
+        futex_wake(w, 1);
+}
+
+// set_robust_list: walk the list of robust mutexes the thread holds
+// (struct robust_list_head: next, futex_offset, list_op_pending), bounded
+// like Linux's.
+void walk_robust_list(UserThread* t) {
+    ExecProc& p = *t->proc;
+    uint64_t head = robust_list_head(*t->lwp);
+    struct {
+        uint64_t next;
+        int64_t futex_offset;
+        uint64_t pending;
+    } h;
+    if (!head || !copy_from_user(p, &h, head, sizeof h))
+        return;
+    uint32_t tid = static_cast<uint32_t>(t->tid);
+    uint64_t pending = h.pending & ~uint64_t(1);
+    uint64_t entry = h.next & ~uint64_t(1);
+    for (int i = 0; entry != head && i < k_robust_list_limit; i++) {
+        uint64_t next;
+        if (!copy_from_user(p, &next, entry, sizeof next))
+            return;
+        if (entry != pending)
+            robust_futex_died(p, entry + static_cast<uint64_t>(h.futex_offset), tid);
+        entry = next & ~uint64_t(1);
+    }
+    if (pending)
+        robust_futex_died(p, pending + static_cast<uint64_t>(h.futex_offset), tid);
+}
+
 // End the calling user thread.  last_status: the process's status if this
 // is its last thread.
 [[noreturn]] void end_thread(UserThread* t, int last_status) {
     ExecProc& p = *t->proc;
-    // CLONE_CHILD_CLEARTID / set_tid_address: zero the word and wake a
-    // joiner (pthread_join waits on it with futex).
-    if (t->clear_child_tid && !exiting(p) &&
-        user_access_ok(p, t->clear_child_tid, 4, k_prot_read | k_prot_write)) {
-        __atomic_store_n(reinterpret_cast<uint32_t*>(t->clear_child_tid), 0, __ATOMIC_SEQ_CST);
-        // Through the table, when the kernel has futex (rumpkern's Linux
-        // surface); without it joiners can only poll the word.
-        if (ak_kern_syscall_name(k_sys_futex)) {
-            long args[6] = {static_cast<long>(t->clear_child_tid), k_futex_wake, 1, 0, 0, 0};
-            (void)ak_kern_syscall(k_sys_futex, args);
-        }
+    if (!exiting(p)) {
+        walk_robust_list(t);
+        // CLONE_CHILD_CLEARTID / set_tid_address: zero the word and wake a
+        // joiner (pthread_join waits on it with futex).
+        uint32_t zero = 0;
+        if (t->clear_child_tid && user_access_ok(p, t->clear_child_tid, 4, k_prot_read) &&
+            copy_to_user(p, t->clear_child_tid, &zero, 4))
+            futex_wake(reinterpret_cast<uint32_t*>(t->clear_child_tid), 1);
     }
     akhyp_curlwp_set(nullptr);
     destroy(t->lwp);
@@ -122,8 +173,22 @@ bool exiting(ExecProc& p) {
     akhyp_thread_exit();
 }
 
-// The whole process ends with status (exit_group, fatal signal); the
-// calling thread ends now, the others when they next enter the kernel.
+// Bring every other thread of the process into the kernel, where it sees
+// p.exiting and ends: a sleep returns EINTR (Lwp::interrupt), a thread in
+// user mode takes akhyp_user_interrupt's trap.
+void stop_other_threads(ExecProc& p, Lwp* self) {
+    LwpRegistryGuard reg;
+    for (Lwp* l = reg.first(); l; l = reg.next(*l)) {
+        if (l == self || !l->m_user || &l->proc() != p.proc.get())
+            continue;
+        l->interrupt();
+        if (akhyp_user_interrupt)
+            (void)akhyp_user_interrupt(l);
+    }
+}
+
+// The whole process ends with status (exit_group, fatal signal): the
+// calling thread now, the others as soon as they are back in the kernel.
 [[noreturn]] void end_process(UserThread* t, int status) {
     ExecProc& p = *t->proc;
     {
@@ -134,35 +199,16 @@ bool exiting(ExecProc& p) {
         }
         p.done.broadcast();
     }
-    t->clear_child_tid = 0;
+    stop_other_threads(p, t->lwp);
     end_thread(t, status);
 }
 
-const char* signal_name(int sig) {
-    switch (sig) {
-    case k_sigill:
-        return "SIGILL";
-    case k_sigtrap:
-        return "SIGTRAP";
-    case k_sigbus:
-        return "SIGBUS";
-    case k_sigfpe:
-        return "SIGFPE";
-    case k_sigkill:
-        return "SIGKILL";
-    case k_sigsegv:
-        return "SIGSEGV";
-    default:
-        return "a signal";
-    }
-}
-
-// Killed by sig: the line a shell prints, status 128 + sig.
-[[noreturn]] void kill_process(UserThread* t, int sig, const akhyp_uregs& regs, uint64_t addr) {
-    console_line("%s killed by %s at rip=0x%lx addr=0x%lx", t->proc->name, signal_name(sig),
-                 static_cast<unsigned long>(regs.rip), static_cast<unsigned long>(addr));
-    end_process(t, 128 + sig);
-}
+const char* const k_signal_names[32] = {
+    "signal 0",  "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",   "SIGTRAP", "SIGABRT", "SIGBUS",
+    "SIGFPE",    "SIGKILL", "SIGUSR1",   "SIGSEGV", "SIGUSR2",  "SIGPIPE", "SIGALRM", "SIGTERM",
+    "SIGSTKFLT", "SIGCHLD", "SIGCONT",   "SIGSTOP", "SIGTSTP",  "SIGTTIN", "SIGTTOU", "SIGURG",
+    "SIGXCPU",   "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO",   "SIGPWR",  "SIGSYS",
+};
 
 long sys_arch_prctl(UserThread* t, akhyp_uregs* regs, long code, uint64_t addr) {
     switch (code) {
@@ -246,6 +292,35 @@ long sys_clone(UserThread* t, const akhyp_uregs* regs, uint64_t flags, uint64_t 
     return tid; // nt may already be gone
 }
 
+// Linux sends SIGPIPE to a thread whose write to a pipe or stream socket
+// failed with EPIPE, unless send/sendmsg had MSG_NOSIGNAL.
+void maybe_sigpipe(UserThread* t, long nr, const akhyp_uregs* regs, long result) {
+    if (result != -static_cast<long>(EPIPE))
+        return;
+    switch (nr) {
+    case k_sys_sendto:
+        if (regs->r10 & k_msg_nosignal)
+            return;
+        break;
+    case k_sys_sendmsg:
+        if (regs->rdx & k_msg_nosignal)
+            return;
+        break;
+    case k_sys_write:
+    case k_sys_writev:
+    case k_sys_pwrite64:
+    case k_sys_pwritev:
+    case k_sys_pwritev2:
+        break;
+    default:
+        return;
+    }
+    SigInfo info;
+    info.code = abi::k_si_user;
+    info.pid = t->proc->proc->pid();
+    signal_send_lwp(*t->lwp, abi::k_sigpipe, info);
+}
+
 long dispatch(UserThread* t, akhyp_uregs* regs) {
     ExecProc& p = *t->proc;
     long nr = static_cast<long>(regs->orig_rax);
@@ -282,6 +357,8 @@ long dispatch(UserThread* t, akhyp_uregs* regs) {
         end_thread(t, static_cast<int>(a0));
     case k_sys_exit_group:
         end_process(t, static_cast<int>(a0) & 0xff);
+    case k_sys_rt_sigreturn:
+        return sys_rt_sigreturn(t, regs);
     case k_sys_arch_prctl:
         return sys_arch_prctl(t, regs, static_cast<long>(a0), a1);
     case k_sys_set_tid_address:
@@ -296,9 +373,18 @@ long dispatch(UserThread* t, akhyp_uregs* regs) {
         tell_enosys(nr);
         return -ENOSYS;
     }
+    // Bad pointers are EFAULT before the call (docs/linux-exec.md).
+    const uint64_t raw[6] = {a0, a1, a2, a3, a4, a5};
+    if (!syscall_args_ok(p, nr, raw))
+        return -EFAULT;
     long args[6] = {static_cast<long>(a0), static_cast<long>(a1), static_cast<long>(a2),
                     static_cast<long>(a3), static_cast<long>(a4), static_cast<long>(a5)};
-    return ak_kern_syscall(nr, args);
+    bool unrecoverable;
+    long r = table_syscall(t, nr, args, &unrecoverable);
+    if (unrecoverable)
+        kill_process(t, abi::k_sigsegv, *regs, nullptr);
+    maybe_sigpipe(t, nr, regs, r);
+    return r;
 }
 
 UserThread* this_thread() {
@@ -308,72 +394,62 @@ UserThread* this_thread() {
     return t;
 }
 
+// Every return to user mode ends here: the process may have ended
+// meanwhile (exit_group, a fatal signal in another thread), and pending
+// signals are delivered.
+void return_to_user(UserThread* t, akhyp_uregs* regs, const FaultInfo* fault) {
+    if (exiting(*t->proc))
+        end_thread(t, 0);
+    deliver_signals(t, regs, fault);
+    signal_syscall_exit(*t->lwp);
+}
+
 void user_syscall(akhyp_uregs* regs) {
     UserThread* t = this_thread();
     if (exiting(*t->proc))
         end_thread(t, 0);
+    signal_note_user_sp(*t->lwp, regs->rsp);
     regs->rax = static_cast<uint64_t>(dispatch(t, regs));
-    if (exiting(*t->proc))
-        end_thread(t, 0);
+    return_to_user(t, regs, nullptr);
 }
 
-// x86 exception vectors (Intel SDM vol. 3 §6.3.1).
-constexpr int k_vec_de = 0, k_vec_db = 1, k_vec_bp = 3, k_vec_ud = 6, k_vec_ss = 12, k_vec_gp = 13,
-              k_vec_pf = 14, k_vec_mf = 16, k_vec_ac = 17, k_vec_xm = 19;
+constexpr int k_vec_pf = 14;
 
 void user_trap(akhyp_uregs* regs, int vector, uint64_t error, uint64_t addr) {
     UserThread* t = this_thread();
     if (exiting(*t->proc))
         end_thread(t, 0);
-    // A signal became deliverable while the thread ran in user mode
-    // (rumpkern's Lwp::signal_wake).  Without signal frames there is
-    // nothing to deliver yet: resume where it was.
-    if (vector == AKHYP_USER_TRAP_INTERRUPT)
+    if (vector == AKHYP_USER_TRAP_INTERRUPT) {
+        // akhyp_user_interrupt: an asynchronous signal, or the end of the
+        // process (stop_other_threads).
+        return_to_user(t, regs, nullptr);
         return;
+    }
     if (vector == k_vec_pf && (error & AKHYP_USER_TRAP_NOMEM)) {
         // Linux's out-of-memory killer: SIGKILL, which no handler catches.
         console_line("%s: out of memory at addr=0x%lx", t->proc->name,
                      static_cast<unsigned long>(addr));
-        kill_process(t, k_sigkill, *regs, addr);
+        FaultInfo f;
+        f.signo = abi::k_sigkill;
+        f.addr = addr;
+        kill_process(t, abi::k_sigkill, *regs, &f);
     }
-    int sig;
-    uint64_t fault_addr = 0;
-    switch (vector) {
-    case k_vec_pf:
-        sig = k_sigsegv;
-        fault_addr = addr;
-        break;
-    case k_vec_gp:
-        sig = k_sigsegv;
-        break;
-    case k_vec_ud:
-        sig = k_sigill;
-        fault_addr = regs->rip;
-        break;
-    case k_vec_de:
-    case k_vec_mf:
-    case k_vec_xm:
-        sig = k_sigfpe;
-        fault_addr = regs->rip;
-        break;
-    case k_vec_db:
-    case k_vec_bp:
-        sig = k_sigtrap;
-        break;
-    case k_vec_ss:
-    case k_vec_ac:
-        sig = k_sigbus;
-        break;
-    default:
-        sig = k_sigsegv;
-        break;
-    }
-    // No signal handlers yet (docs/linux-exec.md): the default action of
-    // every one of these signals ends the process.
-    kill_process(t, sig, *regs, fault_addr);
+    FaultInfo fault;
+    post_fault(t, *regs, vector, error, addr, &fault);
+    return_to_user(t, regs, &fault);
 }
 
 } // namespace
+
+void kill_process(UserThread* t, int sig, const akhyp_uregs& regs, const FaultInfo* fault) {
+    const char* name = sig > 0 && sig < 32 ? k_signal_names[sig] : "a real-time signal";
+    if (fault)
+        console_line("%s killed by %s at rip=0x%lx addr=0x%lx", t->proc->name, name,
+                     static_cast<unsigned long>(regs.rip), static_cast<unsigned long>(fault->addr));
+    else
+        console_line("%s killed by %s", t->proc->name, name);
+    end_process(t, 128 + sig);
+}
 
 } // namespace ak::exec
 

@@ -152,6 +152,14 @@ const uint8_t* sched_fpu_template(); // fninit + default MXCSR, fxsave format
 // (false: none); the current thread takes (tests and clears) its flag.
 bool sched_request_interrupt(void* lwp);
 bool sched_take_interrupt(); // interrupts off
+// akhyp_user_guard (uentry.S): the current thread's innermost guard.
+// enter saves the enclosing guard in save[0..1] and arms one whose landing
+// runs on stack pointer sp; leave puts the saved one back.  sched_guard_sp:
+// the innermost guard's sp (0: none) and whether the thread holds more
+// mutexes/rwlocks than when it began.
+void sched_guard_enter(uint64_t* save, uint64_t sp);
+void sched_guard_leave(const uint64_t* save);
+uint64_t sched_guard_sp(bool* more_locks);
 // One waiting thread, signalled from interrupt handlers.
 struct Event {
     void* waiter;
@@ -180,6 +188,8 @@ enum class FaultResult { NotMapped, Denied, NoMemory, Resolved };
 // A page fault at addr with the CPU's error code; interrupts off.  Resolves
 // first touches of demand-zero pages (any CPL) and stale TLB entries.
 FaultResult vm_resolve_fault(uint64_t addr, uint64_t error);
+// addr is in the general area or the executable window.
+bool vm_user_address(uint64_t addr);
 
 // --- user.cpp --------------------------------------------------------------
 void user_init(); // after memory_init and sched_init: syscall MSRs, NX
@@ -193,6 +203,10 @@ bool user_exception(TrapFrame* f, uint64_t cr2);
 // End of an interrupt taken in user mode (interrupts off): deliver a
 // pending akhyp_user_interrupt before user mode resumes.
 void user_interrupt_return(TrapFrame* f);
+// A kernel-mode page fault at a user address that vm_resolve_fault did not
+// resolve: resume at the innermost akhyp_user_guard's landing (true), or
+// false when no guard is armed (or interrupts were off: fatal).
+bool user_guard_recover(TrapFrame* f, uint64_t addr);
 
 // --- random.cpp ------------------------------------------------------------
 void random_init();

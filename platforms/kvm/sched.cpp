@@ -47,6 +47,9 @@ struct Thread {
     bool user;              // has entered user mode (akhyp_user_enter)
     bool interrupt_pending; // akhyp_user_interrupt: trap before user mode resumes
     Thread* all_next;       // every live thread but idle (akhyp_user_interrupt finds them)
+    uint64_t locks_held;    // mutexes and rwlocks the thread holds (akhyp_user_guard)
+    uint64_t guard_sp;      // innermost akhyp_user_guard's stack pointer, 0: none
+    uint64_t guard_locks;   // locks_held when that guard began
     Thread* joiner;
     void* curlwp;
     uint64_t fs_base;
@@ -219,6 +222,7 @@ Mutex* as_mutex(akhyp_mutex* m) {
 
 void mutex_enter_locked(Mutex* m) {
     Thread* self = g_current;
+    self->locks_held++;
     if (!m->owner) {
         m->owner = self;
         return;
@@ -233,6 +237,7 @@ void mutex_enter_locked(Mutex* m) {
 void mutex_exit_locked(Mutex* m) {
     if (m->owner != g_current)
         panic("thread '%s' exits a mutex it does not hold", g_current->name);
+    g_current->locks_held--;
     Thread* t = dequeue(&m->waiters);
     m->owner = t;
     if (t) {
@@ -401,6 +406,25 @@ const uint8_t* sched_fpu_template() {
     return g_fpu_template;
 }
 
+void sched_guard_enter(uint64_t* save, uint64_t sp) {
+    IrqGuard guard;
+    save[0] = g_current->guard_locks;
+    save[1] = g_current->guard_sp;
+    g_current->guard_locks = g_current->locks_held;
+    g_current->guard_sp = sp;
+}
+
+void sched_guard_leave(const uint64_t* save) {
+    IrqGuard guard;
+    g_current->guard_locks = save[0];
+    g_current->guard_sp = save[1];
+}
+
+uint64_t sched_guard_sp(bool* more_locks) {
+    *more_locks = g_current->locks_held > g_current->guard_locks;
+    return g_current == &g_idle_thread ? 0 : g_current->guard_sp;
+}
+
 } // namespace akkvm
 
 using namespace akkvm;
@@ -541,6 +565,7 @@ extern "C" int akhyp_mutex_tryenter(akhyp_mutex* m) {
     if (as_mutex(m)->owner)
         return 16; // EBUSY
     as_mutex(m)->owner = g_current;
+    g_current->locks_held++;
     return 0;
 }
 extern "C" void akhyp_mutex_exit(akhyp_mutex* m) {
@@ -567,6 +592,7 @@ extern "C" int akhyp_rw_tryenter(akhyp_rwlock* rwl, int mode) {
             return 16;
         rw->readers++;
     }
+    g_current->locks_held++;
     return 0;
 }
 extern "C" void akhyp_rw_enter(akhyp_rwlock* rwl, int mode) {
@@ -580,6 +606,7 @@ extern "C" void akhyp_rw_enter(akhyp_rwlock* rwl, int mode) {
     self->granted = false;
     while (!self->granted)
         block(mode == AKHYP_RW_WRITER ? &rw->waiting_writers : &rw->waiting_readers, k_never);
+    self->locks_held++;
 }
 extern "C" void akhyp_rw_exit(akhyp_rwlock* rwl) {
     IrqGuard guard;
@@ -591,6 +618,7 @@ extern "C" void akhyp_rw_exit(akhyp_rwlock* rwl) {
         rw->readers--;
     else
         panic("thread '%s' exits an rwlock it does not hold", g_current->name);
+    g_current->locks_held--;
     grant_rw(rw, was_writer);
 }
 

@@ -165,6 +165,9 @@ extern "C" void ak_exception(TrapFrame* f) {
         FaultResult r = vm_resolve_fault(cr2, f->error);
         if (r == FaultResult::Resolved)
             return;
+        // A bad user pointer inside akhyp_user_guard: back to its caller.
+        if (vm_user_address(cr2) && user_guard_recover(f, cr2))
+            return;
         if (r == FaultResult::NoMemory)
             kprintf("ak-kvm: out of memory for a demand-zero user page at %p\n",
                     reinterpret_cast<void*>(cr2));

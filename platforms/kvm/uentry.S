@@ -110,4 +110,60 @@ ak_user_iret_exit:
     pop %rdi
     iretq
 
+/*
+ * int akhyp_user_guard(long (*fn)(void *), void *arg, long *result,
+ *                      uint64_t *fault_addr)
+ * Frame (from %rbp): -8..-40 the callee-saved registers, -48 result,
+ * -56 fault_addr, -64/-72 the enclosing guard (ak_user_guard_enter saves
+ * it there), -80 the status; %rsp = %rbp - 80 while fn runs, and that is
+ * the stack pointer ak_user_guard_landing resumes with.
+ */
+    .globl akhyp_user_guard
+akhyp_user_guard:
+    push %rbp
+    mov %rsp, %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    push %rdx
+    push %rcx
+    sub $24, %rsp
+    mov %rdi, %r12
+    mov %rsi, %r13
+    lea -72(%rbp), %rdi
+    mov %rsp, %rsi
+    call ak_user_guard_enter
+    mov %r13, %rdi
+    call *%r12
+    mov -48(%rbp), %rdx
+    mov %rax, (%rdx)
+    movl $0, -80(%rbp)
+    jmp guard_leave
+
+/* From the page-fault handler (user_guard_recover): %rsp = the guard's
+ * %rsp, %eax = EFAULT or ENOTRECOVERABLE, %rdx = the faulting address;
+ * the other registers are whatever the abandoned code left. */
+    .globl ak_user_guard_landing
+ak_user_guard_landing:
+    lea 80(%rsp), %rbp
+    mov %eax, -80(%rbp)
+    mov -56(%rbp), %rcx
+    test %rcx, %rcx
+    jz guard_leave
+    mov %rdx, (%rcx)
+guard_leave:
+    lea -72(%rbp), %rdi
+    call ak_user_guard_leave
+    mov -80(%rbp), %eax
+    lea -40(%rbp), %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+
     .section .note.GNU-stack, "", @progbits

@@ -22,6 +22,7 @@
 
 extern "C" void ak_syscall_entry();
 extern "C" [[noreturn]] void ak_user_resume(akhyp_uregs* regs);
+extern "C" char ak_user_guard_landing[];
 
 // Used by the entry stubs.  Single CPU: one of each.
 extern "C" {
@@ -212,9 +213,32 @@ void user_interrupt_return(TrapFrame* f) {
     frame_from_uregs(f, &regs);
 }
 
+bool user_guard_recover(TrapFrame* f, uint64_t addr) {
+    bool more_locks;
+    uint64_t sp = sched_guard_sp(&more_locks);
+    if (!sp || !(f->rflags & k_if))
+        return false;
+    // uentry.S's landing: %rsp = the guard's, %rax = the result, %rdx =
+    // the address; the callee-saved registers come from the guard's frame.
+    f->rip = reinterpret_cast<uint64_t>(ak_user_guard_landing);
+    f->rsp = sp;
+    f->rax = more_locks ? 131 /* ENOTRECOVERABLE */ : 14 /* EFAULT */;
+    f->rdx = addr;
+    f->rflags &= ~(k_tf | k_df | k_ac);
+    return true;
+}
+
 } // namespace akkvm
 
 using namespace akkvm;
+
+extern "C" void ak_user_guard_enter(uint64_t* save, uint64_t sp) {
+    sched_guard_enter(save, sp);
+}
+
+extern "C" void ak_user_guard_leave(const uint64_t* save) {
+    sched_guard_leave(save);
+}
 
 // From ak_syscall_entry, on the kernel stack, interrupts on.  Returns with
 // interrupts off; nonzero when sysretq may return to user mode.

@@ -362,6 +362,13 @@ void vm_init(bool nx) {
     reload_cr3();
 }
 
+bool vm_user_address(uint64_t addr) {
+    uint64_t lo, hi;
+    if (addr >= k_general_lo && addr < k_general_hi)
+        return true;
+    return exec_window(&lo, &hi) && addr >= lo && addr < hi;
+}
+
 FaultResult vm_resolve_fault(uint64_t addr, uint64_t error) {
     if (addr < k_general_lo || addr >= k_general_hi)
         return FaultResult::NotMapped;

@@ -5,7 +5,9 @@
 #include <ak/thread.h>
 #include <ak/time.h>
 
-// The user group is optional (posix has none): referenced weakly.
+// The user group is optional (posix has none): referenced weakly, used
+// only for lwps of Linux executables (m_user), which exist only on
+// platforms with the group.
 extern "C" {
 #pragma weak akhyp_user_interrupt
 }
@@ -67,10 +69,11 @@ void Lwp::signal_wake() {
     wake_sleeper();
     // A thread running a Linux executable may be in user mode, where there
     // is no sleep to end: the platform brings it back through user_trap
-    // (AKHYP_USER_TRAP_INTERRUPT) so the exec component can deliver.
-    // ESRCH (not in user mode now) needs nothing more: the signal is seen
-    // at its next return to user mode.
-    if (m_user && akhyp_user_interrupt)
+    // (AKHYP_USER_TRAP_INTERRUPT) so the exec component can deliver
+    // (docs/signals.md).  ESRCH (not in user mode now) needs nothing more:
+    // the signal is seen at its next return to user mode.  The calling
+    // thread itself delivers on its way out of its current system call.
+    if (m_user && this != curlwp_or_null() && akhyp_user_interrupt)
         (void)akhyp_user_interrupt(this);
 }
 

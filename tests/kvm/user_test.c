@@ -1,5 +1,5 @@
 /*
- * User mode on the kvm platform (hypercall user group, 1.4), without the
+ * User mode on the kvm platform (hypercall user group, 1.4-1.5), without the
  * kernel: this image plays the kernel.  It calls akhyp_init with its own
  * user_syscall/user_trap upcalls, maps user memory, copies the ring-3
  * routines of user_code.S into it and runs them on threads that entered
@@ -21,7 +21,9 @@
  *  - two user threads spinning in ring 3 are both preempted and make
  *    progress, without seeing each other's XMM state, while the kernel's
  *    own thread sleeps and wakes; a system call blocked in its upcall lets
- *    another user thread run.
+ *    another user thread run;
+ *  - akhyp_user_guard: kernel faults on bad user memory come back as EFAULT
+ *    (ENOTRECOVERABLE with a lock taken inside), nested guards.
  *
  * It compiles like kernel code (-mgeneral-regs-only), so nothing here
  * touches the user's FPU state behind the platform's back.  Prints
@@ -762,6 +764,81 @@ static void test_null_syscall(void) {
     pass("null syscall timing");
 }
 
+/* --- akhyp_user_guard (1.5) ------------------------------------------------- */
+#define GUARD_HOLE (g_lo + 0x20000000) /* never mapped */
+#define GUARD_RO (g_lo + 0x20100000)
+#define GUARD_NONE (g_lo + 0x20101000)
+#define EFAULT_ 14
+#define ENOTRECOVERABLE_ 131
+
+static struct akhyp_mutex g_guard_mutex;
+
+static long guard_plus_one(void* arg) {
+    return (long)arg + 1;
+}
+static long guard_write(void* arg) {
+    *(volatile uint64_t*)arg = 1;
+    return 99; /* not reached */
+}
+static long guard_read(void* arg) {
+    return (long)*(volatile uint64_t*)arg;
+}
+static long guard_sleep_then_write(void* arg) {
+    akhyp_clock_sleep(now() + 2 * MS);
+    return guard_write(arg);
+}
+static long guard_write_locked(void* arg) {
+    akhyp_mutex_enter(&g_guard_mutex);
+    return guard_write(arg);
+}
+/* An inner guard catches the fault; the outer one then returns normally. */
+static long guard_nested(void* arg) {
+    long r = 0;
+    uint64_t addr = 0;
+    int e = akhyp_user_guard(guard_write, arg, &r, &addr);
+    return e == EFAULT_ && addr == (uint64_t)arg ? 7 : -1;
+}
+
+static void test_guard(void) {
+    CHECK(akhyp_vm_map(GUARD_RO, PAGE, AKHYP_PROT_READ) == 0, 0);
+    CHECK(akhyp_vm_map(GUARD_NONE, PAGE, AKHYP_PROT_NONE) == 0, 0);
+    /* Callee-saved state of this frame must survive an abandoned call. */
+    volatile uint64_t canary = 0x5a5a1234abcd9876ull;
+    long r = -5;
+    uint64_t addr = 0;
+    CHECK(akhyp_user_guard(guard_plus_one, (void*)41, &r, &addr) == 0 && r == 42, r);
+    CHECK(akhyp_user_guard(guard_read, (void*)GUARD_RO, &r, 0) == 0 && r == 0, r);
+
+    r = -5;
+    CHECK(akhyp_user_guard(guard_write, (void*)(GUARD_HOLE + 8), &r, &addr) == EFAULT_, 0);
+    CHECK(addr == GUARD_HOLE + 8 && r == -5, addr);
+    CHECK(akhyp_user_guard(guard_read, (void*)GUARD_HOLE, &r, &addr) == EFAULT_, 0);
+    CHECK(addr == GUARD_HOLE, addr);
+    CHECK(akhyp_user_guard(guard_write, (void*)GUARD_RO, &r, &addr) == EFAULT_, 0);
+    CHECK(addr == GUARD_RO, addr);
+    CHECK(akhyp_user_guard(guard_read, (void*)(GUARD_NONE + 16), &r, &addr) == EFAULT_, 0);
+    CHECK(addr == GUARD_NONE + 16, addr);
+    CHECK(akhyp_user_guard(guard_sleep_then_write, (void*)GUARD_HOLE, &r, &addr) == EFAULT_, 0);
+    pass("akhyp_user_guard: EFAULT for unmapped, PROT_NONE and read-only user memory");
+
+    CHECK(akhyp_user_guard(guard_nested, (void*)GUARD_RO, &r, &addr) == 0 && r == 7, r);
+    pass("akhyp_user_guard: guards nest");
+
+    akhyp_mutex_init(&g_guard_mutex);
+    CHECK(akhyp_user_guard(guard_write_locked, (void*)GUARD_HOLE, &r, &addr) == ENOTRECOVERABLE_,
+          0);
+    CHECK(akhyp_mutex_tryenter(&g_guard_mutex) == 16, 0); /* still ours: EBUSY */
+    akhyp_mutex_exit(&g_guard_mutex);
+    /* Holding a lock from before the guard is not an abandoned one. */
+    akhyp_mutex_enter(&g_guard_mutex);
+    CHECK(akhyp_user_guard(guard_write, (void*)GUARD_HOLE, &r, &addr) == EFAULT_, 0);
+    akhyp_mutex_exit(&g_guard_mutex);
+    akhyp_mutex_destroy(&g_guard_mutex);
+    CHECK(canary == 0x5a5a1234abcd9876ull, canary);
+    pass("akhyp_user_guard: ENOTRECOVERABLE when a lock taken inside stays held");
+    CHECK(akhyp_vm_unmap(GUARD_RO, 2 * PAGE) == 0, 0);
+}
+
 int ak_kvm_main(int argc, char** argv) {
     (void)argc, (void)argv;
     static const struct akhyp_upcalls upcalls = {on_thread_exit, on_syscall, on_trap};
@@ -774,6 +851,7 @@ int ak_kvm_main(int argc, char** argv) {
     test_loop();
     test_preemption();
     test_null_syscall();
+    test_guard();
     CHECK(g_thread_exits == 6, g_thread_exits);
     out("user-test: all tests passed\n");
     return EXIT_PASS;

@@ -5,7 +5,8 @@ compare with the same binary run natively on the host.
 
     exec_check.py --ak-bake B --ak-run R --qemu Q --cc 'gcc -static'
                   --source hello.c [--args A...] [--env V=X...]
-                  [--expect-status N] [--expect-line TEXT] [--native]
+                  [--expect-status N] [--expect-line TEXT] [--reject-line TEXT]
+                  [--native]
                   [--bake-refused TEXT]
 
 --native: the program's stdout in the image must equal its stdout on the
@@ -46,6 +47,8 @@ def main():
     ap.add_argument("--native", action="store_true")
     ap.add_argument("--expect-status", type=int)
     ap.add_argument("--expect-line", action="append", default=[])
+    ap.add_argument("--reject-line", action="append", default=[],
+                    help="text the console must not contain")
     ap.add_argument("--bake-refused")
     ap.add_argument("--timeout", type=float, default=100)
     args = ap.parse_args()
@@ -112,8 +115,11 @@ def main():
                 print("native:", expected)
                 print("image: ", got)
                 ok = False
-            if status != nat.returncode:
-                print(f"FAIL: exit status {status}, natively {nat.returncode}")
+            # Killed by a signal natively: the shell's 128 + signal, which
+            # is what the image reports.
+            nat_status = 128 - nat.returncode if nat.returncode < 0 else nat.returncode
+            if status != nat_status:
+                print(f"FAIL: exit status {status}, natively {nat_status}")
                 ok = False
         if args.expect_status is not None and status != args.expect_status:
             print(f"FAIL: exit status {status}, expected {args.expect_status}")
@@ -121,6 +127,10 @@ def main():
         for text in args.expect_line:
             if text not in console:
                 print(f"FAIL: the console lacks {text!r}")
+                ok = False
+        for text in args.reject_line:
+            if text in console:
+                print(f"FAIL: the console has {text!r}")
                 ok = False
         return 0 if ok else 1
     finally:

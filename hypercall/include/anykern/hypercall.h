@@ -30,6 +30,8 @@
  *  1.4  user group (akhyp_user_*, akhyp_vm_*): running unmodified Linux
  *       x86-64 executables in user mode; the upcalls struct gains
  *       user_syscall and user_trap (read only from kernels >= 1.4)
+ *  1.5  user group: akhyp_user_guard (recovery from a kernel fault on user
+ *       memory, so a bad pointer becomes EFAULT instead of a crash)
  */
 #ifndef ANYKERN_HYPERCALL_H
 #define ANYKERN_HYPERCALL_H
@@ -42,7 +44,7 @@ extern "C" {
 #endif
 
 #define AK_HYPERCALL_VERSION_MAJOR 1
-#define AK_HYPERCALL_VERSION_MINOR 4
+#define AK_HYPERCALL_VERSION_MINOR 5
 #define AK_HYPERCALL_VERSION \
     ((AK_HYPERCALL_VERSION_MAJOR << 16) | AK_HYPERCALL_VERSION_MINOR)
 
@@ -485,8 +487,9 @@ int akhyp_bus_mmio_device(unsigned index, uint64_t *base, uint64_t *size,
  * kernel reads and writes it directly at the user's addresses.  It must
  * first check them against its own map of the user's mappings: a kernel
  * access to an unmapped address, to PROT_NONE memory, or a kernel write to
- * a mapping without PROT_WRITE, is a fatal kernel fault (no fixup).  First
- * touches of demand-zero memory are fine from either side.
+ * a mapping without PROT_WRITE, is a fatal kernel fault unless it happens
+ * inside akhyp_user_guard (1.5), which recovers from it.  First touches of
+ * demand-zero memory are fine from either side.
  *
  * A platform without the group does not define these functions; the
  * kernel references them weakly and calls them only when akhyp_groups()
@@ -589,6 +592,31 @@ void akhyp_user_fpu_restore(const void *area);
  */
 #define AKHYP_USER_TRAP_INTERRUPT 256 /* user_trap's vector: not an x86 exception */
 int akhyp_user_interrupt(void *lwp);
+
+/*
+ * akhyp_user_guard (1.5): call fn(arg) on the calling thread with a
+ * recovery point armed.  If code running inside fn, at any depth on this
+ * thread and with interrupts enabled, takes a page fault in kernel mode on
+ * a user address (the general area or the executable window) that the
+ * platform cannot resolve -- memory that is not mapped, PROT_NONE memory, a
+ * write to a mapping without PROT_WRITE, or demand-zero memory with no page
+ * left -- the platform abandons fn's frames at once and akhyp_user_guard
+ * returns: nothing of fn runs any further (whatever it allocated or
+ * changed stays as it was at the fault).  The kernel's own checks stay the
+ * first line of defence (kernel memory does not fault in kernel mode); this
+ * catches what they cannot see, such as another thread unmapping a buffer
+ * while a system call uses it.
+ *
+ * Returns 0 when fn returned (*result = its value); EFAULT when fn was
+ * abandoned and the thread held no more mutexes or rwlocks than when the
+ * guard began; ENOTRECOVERABLE when it was abandoned holding more: those
+ * locks stay held, so the kernel must not touch them again (end the
+ * program).  *fault_addr (may be NULL) receives the faulting address on
+ * EFAULT and ENOTRECOVERABLE.  Guards nest: the innermost is in force.  A
+ * fault outside any guard, on a non-user address or with interrupts off
+ * is fatal as before.  Blocks when fn blocks.
+ */
+int akhyp_user_guard(long (*fn)(void *arg), void *arg, long *result, uint64_t *fault_addr);
 
 /*
  * Added to user_trap's error code for a page fault (vector 14) on valid
