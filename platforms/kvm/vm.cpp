@@ -416,43 +416,38 @@ extern "C" int akhyp_vm_range(int area, uintptr_t* lo, uintptr_t* hi) {
     return 0;
 }
 
-extern "C" int akhyp_vm_map(uintptr_t va, size_t len, int prot) {
+namespace {
+// Runs the general area's or the window's version of an operation on
+// [va, va+len), or answers EINVAL when the range is in neither.
+template <class General, class Window>
+int by_area(uintptr_t va, size_t len, int prot, General general, Window window) {
     uint64_t end;
     switch (decode(va, len, prot, &end)) {
     case Area::General:
-        return general_map(va, end, prot);
+        return general(va, end);
     case Area::Window:
-        return window_map(va, end, prot);
+        return window(va, end);
     case Area::None:
         break;
     }
     return 22; // EINVAL
+}
+} // namespace
+
+extern "C" int akhyp_vm_map(uintptr_t va, size_t len, int prot) {
+    return by_area(
+        va, len, prot, [prot](uint64_t a, uint64_t e) { return general_map(a, e, prot); },
+        [prot](uint64_t a, uint64_t e) { return window_map(a, e, prot); });
 }
 
 extern "C" int akhyp_vm_unmap(uintptr_t va, size_t len) {
-    uint64_t end;
-    switch (decode(va, len, 0, &end)) {
-    case Area::General:
-        general_unmap(va, end);
-        return 0;
-    case Area::Window:
-        window_unmap(va, end);
-        return 0;
-    case Area::None:
-        break;
-    }
-    return 22; // EINVAL
+    return by_area(
+        va, len, 0, [](uint64_t a, uint64_t e) { return general_unmap(a, e), 0; },
+        [](uint64_t a, uint64_t e) { return window_unmap(a, e), 0; });
 }
 
 extern "C" int akhyp_vm_protect(uintptr_t va, size_t len, int prot) {
-    uint64_t end;
-    switch (decode(va, len, prot, &end)) {
-    case Area::General:
-        return general_protect(va, end, prot);
-    case Area::Window:
-        return window_protect(va, end, prot);
-    case Area::None:
-        break;
-    }
-    return 22; // EINVAL
+    return by_area(
+        va, len, prot, [prot](uint64_t a, uint64_t e) { return general_protect(a, e, prot); },
+        [prot](uint64_t a, uint64_t e) { return window_protect(a, e, prot); });
 }
