@@ -270,6 +270,8 @@ void deliver_signals(UserThread* t, akhyp_uregs* regs, const FaultInfo* fault) {
     long nr = static_cast<long>(regs->orig_rax);
     bool interrupted = nr >= 0 && nr != k_sys_rt_sigreturn &&
                        static_cast<long>(regs->rax) == -static_cast<long>(EINTR);
+    if (!interrupted && !signal_maybe_deliverable(l))
+        return; // the common case, without a lock
     auto restart = [&] {
         regs->rax = regs->orig_rax;
         regs->rip -= 2; // back onto the `syscall` instruction (0f 05)

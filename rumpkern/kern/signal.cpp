@@ -53,15 +53,17 @@ void discard_pending(Proc& p, int sig, LwpRegistryGuard& reg) AK_REQUIRES(p.m_si
 
 } // namespace
 
+// set is changed under its owner's lock, but with atomic stores, so that
+// signal_maybe_deliverable may read it without one.
 void SigPending::add(const SigInfo& i) {
     if (has(i.signo))
         return;
-    set |= sig_bit(i.signo);
     info[i.signo - 1] = i;
+    __atomic_store_n(&set, set | sig_bit(i.signo), __ATOMIC_RELEASE);
 }
 
 SigInfo SigPending::take(int sig) {
-    set &= ~sig_bit(sig);
+    __atomic_store_n(&set, set & ~sig_bit(sig), __ATOMIC_RELEASE);
     SigInfo i = info[sig - 1];
     info[sig - 1] = SigInfo{};
     return i;
@@ -214,6 +216,14 @@ bool signal_pending(Lwp& l) {
     MutexGuard pg(p.m_signals.lock);
     MutexGuard lg(l.m_signals.lock);
     return deliverable_locked(p, l) != 0;
+}
+
+bool signal_maybe_deliverable(Lwp& l) AK_NO_THREAD_SAFETY_ANALYSIS {
+    // Only l's own thread changes its mask, so it reads it without the
+    // lock; the pending sets are read atomically (SigPending::add).
+    uint64_t pending = __atomic_load_n(&l.m_signals.pending.set, __ATOMIC_ACQUIRE) |
+                       __atomic_load_n(&l.proc().m_signals.pending.set, __ATOMIC_ACQUIRE);
+    return pending & ~l.m_signals.mask;
 }
 
 void signal_recalc_wake(Lwp& l) {

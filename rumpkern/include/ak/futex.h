@@ -5,7 +5,8 @@
 //
 // The kernel reads and modifies futex words in place with atomic
 // instructions; a caller passing an unmapped address gets whatever the
-// platform does for a bad kernel access (docs/syscalls.md, "futex").
+// platform does for a bad kernel access (docs/syscalls.md, "futex"), which
+// is why the exec component checks a Linux executable's words first.
 #pragma once
 
 #include <ak/result.h>

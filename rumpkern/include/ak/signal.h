@@ -103,6 +103,11 @@ void signal_post_fault(Lwp& l, int sig, int code, uint64_t addr);
 // True when l has a signal it does not block pending (cheap enough for every
 // system-call exit).
 bool signal_pending(Lwp& l);
+// The same without taking a lock, for l's own thread on its way back to user
+// mode: false means nothing was deliverable when it looked.  A signal posted
+// by another thread right after is not lost: posting to an lwp of a Linux
+// executable interrupts its return to user mode (Lwp::signal_wake).
+bool signal_maybe_deliverable(Lwp& l);
 
 // Take the next deliverable signal of l: thread-directed before
 // process-directed, synchronous faults first, then the lowest number.

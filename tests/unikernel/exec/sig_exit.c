@@ -9,6 +9,8 @@
  *              thread blocks: the whole process dies, 139
  *   cleartid   a thread created with CLONE_CHILD_CLEARTID (pthread) ends;
  *              pthread_join sees it (the futex wake), then exit 0
+ *   badframe   rt_sigreturn with the stack pointer on an unmapped page: the
+ *              frame cannot be read, SIGSEGV, 139
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -91,6 +93,12 @@ int main(int argc, char** argv) {
         }
         printf("20 threads joined\n");
         return 0;
+    } else if (!strcmp(mode, "badframe")) {
+        __asm__ volatile("mov $16, %%rsp\n"
+                         "mov $15, %%eax\n"
+                         "syscall\n"
+                         "ud2\n" ::
+                             : "memory");
     }
     printf("not reached\n");
     return 1;
