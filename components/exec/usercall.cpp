@@ -84,13 +84,35 @@ const char* const k_linux_syscall_names[] = {
 constexpr long k_linux_syscall_count = sizeof k_linux_syscall_names / sizeof(char*);
 
 Atomic<uint64_t> g_enosys_told[8]; // numbers 0..511; one message each
+// Numbers outside 0..511 already reported (0: free slot); once these are
+// full, further ones are reported together, once.
+Atomic<long> g_enosys_other[32];
+Atomic<bool> g_enosys_overflow{false};
 
-void tell_enosys(long nr) {
+// True the first time nr is seen.
+bool first_enosys(long nr) {
     if (nr >= 0 && nr < 512) {
         uint64_t bit = uint64_t(1) << (nr % 64);
-        if (g_enosys_told[nr / 64].fetch_or(bit) & bit)
-            return;
+        return !(g_enosys_told[nr / 64].fetch_or(bit) & bit);
     }
+    long key = nr == 0 ? -1 : nr; // 0 is in the table's range anyway
+    for (auto& slot : g_enosys_other) {
+        long seen = slot.load();
+        if (seen == key)
+            return false;
+        if (seen == 0 && slot.compare_exchange(seen, key))
+            return true;
+        if (seen == key)
+            return false;
+    }
+    if (!g_enosys_overflow.exchange(true))
+        console_line("more unknown syscall numbers: not reported one by one");
+    return false;
+}
+
+void tell_enosys(long nr) {
+    if (!first_enosys(nr))
+        return;
     const char* name = nr >= 0 && nr < k_linux_syscall_count ? k_linux_syscall_names[nr] : nullptr;
     console_line("syscall %s (%ld) not implemented, returning ENOSYS", name ? name : "?", nr);
 }

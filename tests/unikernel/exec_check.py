@@ -6,6 +6,7 @@ compare with the same binary run natively on the host.
     exec_check.py --ak-bake B --ak-run R --qemu Q --cc 'gcc -static'
                   --source hello.c [--args A...] [--env V=X...]
                   [--expect-status N] [--expect-line TEXT] [--reject-line TEXT]
+                  [--expect-once TEXT]
                   [--native]
                   [--bake-refused TEXT]
 
@@ -49,6 +50,8 @@ def main():
     ap.add_argument("--expect-line", action="append", default=[])
     ap.add_argument("--reject-line", action="append", default=[],
                     help="text the console must not contain")
+    ap.add_argument("--expect-once", action="append", default=[],
+                    help="a console line containing TEXT appears exactly once")
     ap.add_argument("--bake-refused")
     ap.add_argument("--timeout", type=float, default=100)
     args = ap.parse_args()
@@ -127,6 +130,11 @@ def main():
         for text in args.expect_line:
             if text not in console:
                 print(f"FAIL: the console lacks {text!r}")
+                ok = False
+        for text in args.expect_once:
+            n = sum(text in line for line in console.splitlines())
+            if n != 1:
+                print(f"FAIL: {n} console lines have {text!r}, expected exactly one")
                 ok = False
         for text in args.reject_line:
             if text in console:
