@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <ak/abi/process.h>
+
 namespace akproto {
 
 constexpr uint32_t k_magic = 0x50524b41; // "AKRP" as little-endian bytes
@@ -200,17 +202,19 @@ constexpr unsigned long k_siocoutq = 0x5411;
 constexpr unsigned long k_siocaddrt = 0x890b;
 constexpr unsigned long k_siocdelrt = 0x890c;
 constexpr unsigned long k_siocgifconf = 0x8912;
-constexpr unsigned long k_tcgets = 0x5401;
-constexpr unsigned long k_tcsets = 0x5402;
-constexpr unsigned long k_tcsetsw = 0x5403;
-constexpr unsigned long k_tcsetsf = 0x5404;
-constexpr unsigned long k_tcsbrk = 0x5409;
-constexpr unsigned long k_tcxonc = 0x540a;
-constexpr unsigned long k_tcflsh = 0x540b;
-constexpr unsigned long k_tiocgpgrp = 0x540f;
-constexpr unsigned long k_tiocspgrp = 0x5410;
-constexpr unsigned long k_tiocgwinsz = 0x5413;
-constexpr unsigned long k_tiocswinsz = 0x5414;
+// Terminal ioctls: the kernel's ABI definitions (tests/unit checks them
+// against the host's headers).
+using ak::abi::k_tcflsh;
+using ak::abi::k_tcgets;
+using ak::abi::k_tcsbrk;
+using ak::abi::k_tcsets;
+using ak::abi::k_tcsetsf;
+using ak::abi::k_tcsetsw;
+using ak::abi::k_tcxonc;
+using ak::abi::k_tiocgpgrp;
+using ak::abi::k_tiocgwinsz;
+using ak::abi::k_tiocspgrp;
+using ak::abi::k_tiocswinsz;
 
 // Sizes of the nested structures (x86-64).
 constexpr size_t k_ifreq_size = 40;
