@@ -36,6 +36,19 @@ Result<int64_t> wait_deadline(const Timespec* utimeout, bool absolute, bool real
     return target > now ? target : now;
 }
 
+// WAIT/WAKE and their _BITSET forms (which take the bitset in val3): the
+// bitset, after the checks of it and of the futex word's address.
+Result<uint32_t> word_and_bitset(uint32_t* uaddr, bool bitset_form, uint32_t val3) {
+    uint32_t bitset = bitset_form ? val3 : k_futex_bitset_match_any;
+    if (!bitset)
+        return EINVAL;
+    if (!uaddr)
+        return EFAULT;
+    if (!aligned_word(uaddr))
+        return EINVAL;
+    return bitset;
+}
+
 } // namespace
 
 Result<long> sys_futex(uint32_t* uaddr, int futex_op, uint32_t val, const Timespec* timeout,
@@ -50,26 +63,14 @@ Result<long> sys_futex(uint32_t* uaddr, int futex_op, uint32_t val, const Timesp
     switch (cmd) {
     case k_futex_wait:
     case k_futex_wait_bitset: {
-        uint32_t bitset = cmd == k_futex_wait ? k_futex_bitset_match_any : val3;
-        if (!bitset)
-            return EINVAL;
-        if (!uaddr)
-            return EFAULT;
-        if (!aligned_word(uaddr))
-            return EINVAL;
+        uint32_t bitset = TRY(word_and_bitset(uaddr, cmd == k_futex_wait_bitset, val3));
         int64_t deadline = TRY(wait_deadline(timeout, cmd == k_futex_wait_bitset, realtime));
         TRY(futex_wait(uaddr, val, deadline, bitset));
         return 0L;
     }
     case k_futex_wake:
     case k_futex_wake_bitset: {
-        uint32_t bitset = cmd == k_futex_wake ? k_futex_bitset_match_any : val3;
-        if (!bitset)
-            return EINVAL;
-        if (!uaddr)
-            return EFAULT;
-        if (!aligned_word(uaddr))
-            return EINVAL;
+        uint32_t bitset = TRY(word_and_bitset(uaddr, cmd == k_futex_wake_bitset, val3));
         return futex_wake(uaddr, static_cast<int>(val), bitset);
     }
     case k_futex_requeue:
